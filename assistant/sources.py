@@ -1,0 +1,351 @@
+"""Reading source files (.txt, .md, .html, .jsonl) into Documents with metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import (
+    BinarySourceError,
+    EmptySourceError,
+    EncodingError,
+    MalformedSourceError,
+    MissingSourceError,
+    SourceError,
+    TooLargeError,
+    UnsupportedSourceError,
+)
+from assistant.models import Document
+from assistant.text import looks_like_headline, normalize_text
+
+TEXT_SUFFIXES = {".txt", ".text"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+
+# Leading bytes of common binary formats that contain no NUL early on.
+_MAGIC = {
+    b"%PDF": "a PDF",
+    b"PK\x03\x04": "a ZIP archive (docx/xlsx/epub?)",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "gzip-compressed",
+    b"\x7fELF": "an executable",
+}
+METADATA_FIELDS = ("title", "publisher", "author", "url", "published")
+
+
+def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | SourceError]:
+    """Every Document found under `paths`, and a SourceError for each file or record that fails.
+
+    A folder is walked recursively (hidden entries and unknown file types are skipped) and its
+    files get doc ids relative to it; a file named directly gets its own name as doc id.
+    """
+    for path in paths:
+        if not path.exists():
+            yield MissingSourceError(path, "no such file or directory")
+        elif path.is_dir():
+            for file in _walk(path):
+                yield from read_file(file, root=path, max_bytes=max_bytes)
+        elif path.suffix.lower() not in SUFFIXES:
+            yield UnsupportedSourceError(
+                path, f"unsupported file type {path.suffix or '(none)'!r}: expected one of "
+                + ", ".join(sorted(SUFFIXES))
+            )
+        else:
+            yield from read_file(path, root=path.parent, max_bytes=max_bytes)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                yield Path(dirpath) / name
+
+
+def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | SourceError]:
+    """The Documents of one file (one, or one per JSONL line), or the errors that stop them."""
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    suffix = path.suffix.lower()
+    try:
+        if suffix in JSONL_SUFFIXES:
+            yield from _read_jsonl(path, rel, max_bytes)
+            return
+        raw = _read_bytes(path, max_bytes)
+        text = _decode(path, raw)
+        if suffix in MARKDOWN_SUFFIXES:
+            yield _from_markdown(path, rel, text)
+        elif suffix in HTML_SUFFIXES:
+            yield _from_html(path, rel, text)
+        else:
+            yield _from_text(path, rel, text)
+    except SourceError as exc:
+        yield exc
+    except OSError as exc:
+        yield SourceError(path, f"cannot read: {exc.strerror or exc}")
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise TooLargeError(
+            path, f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit "
+            "(raise ASSISTANT_MAX_FILE_MB, or split it into several files or a JSONL file)"
+        )
+    if size == 0:
+        raise EmptySourceError(path, "file is empty")
+    raw = path.read_bytes()
+    _check_not_binary(path, raw[:8192])
+    return raw
+
+
+def _check_not_binary(path: Path, head: bytes) -> None:
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise BinarySourceError(path, f"binary file ({what}), not text")
+    if b"\x00" in head:
+        raise BinarySourceError(path, "binary file (contains NUL bytes), not text")
+
+
+def _decode(path: Path, raw: bytes, line: int | None = None) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            path, f"not valid UTF-8 (bad byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "convert it to UTF-8", line=line
+        ) from None
+
+
+def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: int | None = None,
+              doc_id: str | None = None) -> Document:
+    text = normalize_text(text)
+    if not text:
+        raise EmptySourceError(path, "no text to index", line=line)
+    fields = {}
+    for name in METADATA_FIELDS:
+        value = meta.get(name)
+        if value is None or value == "":
+            continue
+        if name == "published":
+            fields[name] = parse_date(value, path=path, line=line)
+        elif isinstance(value, (str, int, float)):
+            fields[name] = normalize_text(str(value))
+        else:
+            raise MalformedSourceError(path, f"{name!r} must be a string, got {type(value).__name__}",
+                                       line=line)
+    return Document(doc_id=doc_id or rel, source=rel, text=text, **fields)
+
+
+def parse_date(value: object, *, path: Path | str = "", line: int | None = None) -> str:
+    """An ISO 8601 date or datetime as a string; a SourceError names anything else."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        s = value.strip()
+        try:
+            if len(s) == 10:
+                return date.fromisoformat(s).isoformat()
+            return datetime.fromisoformat(s.replace("Z", "+00:00")).isoformat()
+        except ValueError:
+            pass
+    raise MalformedSourceError(
+        path, f"'published' must be an ISO 8601 date such as 2024-03-05, got {value!r}", line=line
+    )
+
+
+def _split_title(text: str) -> tuple[str | None, str]:
+    """A first line that reads as a headline becomes the title and leaves the body."""
+    text = normalize_text(text)
+    first, _, rest = text.partition("\n")
+    if rest.strip() and looks_like_headline(first):
+        return first.strip(), rest
+    return None, text
+
+
+def _from_text(path: Path, rel: str, text: str) -> Document:
+    title, body = _split_title(text)
+    return _document(path, rel, body, {"title": title})
+
+
+def _from_markdown(path: Path, rel: str, text: str) -> Document:
+    import frontmatter
+    from markdown_it import MarkdownIt
+
+    try:
+        post = frontmatter.loads(text)
+    except Exception as exc:  # yaml raises many types; all mean "bad front matter"
+        raise MalformedSourceError(path, f"invalid front matter: {str(exc).splitlines()[0]}") from None
+    meta = dict(post.metadata)
+    if "date" in meta and "published" not in meta:
+        meta["published"] = meta["date"]
+    lines: list[str] = []
+    first_h1: str | None = None
+    tokens = MarkdownIt("commonmark").parse(post.content)
+    for i, tok in enumerate(tokens):
+        if tok.type == "inline":
+            rendered = _render_inline(tok.children or [])
+            if i > 0 and tokens[i - 1].type == "heading_open" and tokens[i - 1].tag == "h1" \
+                    and first_h1 is None and not lines:
+                first_h1 = rendered
+                continue
+            lines.append(rendered)
+        elif tok.type in ("fence", "code_block"):
+            lines.append(tok.content)
+    body = "\n".join(lines)
+    if not meta.get("title"):
+        if first_h1:
+            meta["title"] = first_h1
+        else:
+            meta["title"], body = _split_title(body)
+    elif first_h1 and first_h1 != meta["title"]:
+        body = first_h1 + "\n" + body
+    return _document(path, rel, body, meta)
+
+
+def _render_inline(children: list) -> str:
+    out = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            out.append(child.content)
+        elif child.type == "softbreak":
+            out.append(" ")
+        elif child.type == "hardbreak":
+            out.append("\n")
+        elif child.type == "image":
+            out.append(child.content or "")
+    return "".join(out)
+
+
+# HTML: elements whose content is never article text, and those that start a new line.
+_DROP = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
+         "svg", "template", "button", "select", "textarea", "object", "embed", "canvas", "dialog",
+         "menu", "[hidden]", "[aria-hidden=true]", "[role=navigation]", "[role=banner]",
+         "[role=contentinfo]", "[role=complementary]")
+_BLOCK = {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li",
+          "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "figure",
+          "figcaption", "address", "hr", "body", "center", "caption", "details", "summary"}
+
+
+def _from_html(path: Path, rel: str, text: str) -> Document:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(text)
+
+    def meta(*selectors: str) -> str | None:
+        for sel in selectors:
+            node = tree.css_first(sel)
+            if node is not None:
+                value = node.attributes.get("content") or node.attributes.get("href") \
+                    or node.attributes.get("datetime")
+                if value and value.strip():
+                    return value.strip()
+        return None
+
+    title_node = tree.css_first("title")
+    title = meta('meta[property="og:title"]', 'meta[name="twitter:title"]') or (
+        title_node.text(strip=True) if title_node is not None else None)
+    fields: dict[str, Any] = {
+        "title": title,
+        "author": meta('meta[name="author"]', 'meta[property="article:author"]'),
+        "publisher": meta('meta[property="og:site_name"]', 'meta[name="publisher"]'),
+        "url": meta('link[rel="canonical"]', 'meta[property="og:url"]'),
+    }
+    published = meta('meta[property="article:published_time"]', 'meta[name="date"]',
+                     'meta[name="pubdate"]', 'meta[itemprop="datePublished"]', "time[datetime]")
+    if published:
+        try:
+            fields["published"] = parse_date(published[:10] if "T" not in published else published)
+        except MalformedSourceError:
+            pass  # a page's odd date format is no reason to refuse its text
+    for sel in _DROP:
+        for node in tree.css(sel):
+            node.decompose()
+    roots = tree.css("article") or tree.css("main") or ([tree.body] if tree.body else [])
+    root = max(roots, key=lambda n: len(n.text() or ""), default=None)
+    body = _html_text(root) if root is not None else ""
+    if not normalize_text(body):
+        raise EmptySourceError(path, "no readable text after removing scripts, styles and navigation")
+    if not fields["title"]:
+        h1 = tree.css_first("h1")
+        fields["title"] = h1.text(strip=True) if h1 is not None else None
+    # The headline usually repeats as the page's first line; keep it once, as the title.
+    # Block elements each start a line; blank lines between them carry nothing.
+    lines = [line for line in normalize_text(body).split("\n") if line]
+    if fields["title"] and lines and lines[0].strip() == normalize_text(fields["title"]):
+        lines = lines[1:]
+    return _document(path, rel, "\n".join(lines), fields)
+
+
+def _html_text(root: Any) -> str:
+    """Text of an element with a line break around every block element (no recursion limit)."""
+    out: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        tag = node.tag
+        if tag == "-text":
+            out.append(node.text_content or "")
+            continue
+        if tag == "br":
+            out.append("\n")
+            continue
+        if tag.startswith("-"):  # comments, doctype
+            continue
+        children = list(node.iter(include_text=True))
+        if tag in _BLOCK:
+            out.append("\n")
+            stack.append("\n")
+        stack.extend(reversed(children))
+    return "".join(out)
+
+
+def _read_jsonl(path: Path, rel: str, max_bytes: int) -> Iterator[Document | SourceError]:
+    found = False
+    with path.open("rb") as fh:
+        _check_not_binary(path, fh.read(8192))
+        fh.seek(0)
+        for n, raw in enumerate(fh, start=1):
+            if len(raw) > max_bytes:
+                yield TooLargeError(path, f"record is {len(raw) / 2**20:.1f} MB, over the "
+                                    f"{max_bytes / 2**20:.0f} MB limit", line=n)
+                continue
+            if not raw.strip():
+                continue
+            found = True
+            try:
+                yield _jsonl_record(path, rel, _decode(path, raw, line=n), n)
+            except SourceError as exc:
+                yield exc
+    if not found:
+        yield EmptySourceError(path, "no JSON records in file")
+
+
+def _jsonl_record(path: Path, rel: str, line: str, n: int) -> Document:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise MalformedSourceError(path, f"invalid JSON ({exc.msg} at column {exc.colno})",
+                                   line=n) from None
+    if not isinstance(record, dict):
+        raise MalformedSourceError(path, f"expected a JSON object, got {type(record).__name__}",
+                                   line=n)
+    doc_id = record.get("id", record.get("_id"))
+    if doc_id is None or isinstance(doc_id, (dict, list, bool)) or str(doc_id).strip() == "":
+        raise MalformedSourceError(path, "record has no 'id' (or '_id')", line=n)
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise MalformedSourceError(path, "record has no 'text' string", line=n)
+    return _document(path, rel, text, record, line=n, doc_id=str(doc_id).strip())

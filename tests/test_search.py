@@ -1,0 +1,85 @@
+"""Hybrid search: fusion, modes and metadata filters, with the real model."""
+
+import json
+
+import pytest
+
+from assistant.errors import QueryError
+from assistant.index import IndexReader
+from assistant.ingest import ingest
+from assistant.retrieval import Retriever, make_filters
+
+from .conftest import SEEDS, run_cli
+
+pytestmark = pytest.mark.slow
+
+ARTICLES = [
+    {"id": "w1", "title": "Port reopens", "publisher": "Wire", "published": "2023-02-01",
+     "text": "The grain port at Odesa reopened after repairs. Ships queued for days."},
+    {"id": "w2", "title": "Grain prices", "publisher": "Wire", "published": "2024-06-15",
+     "text": "Grain prices fell as Odesa shipments resumed at full pace."},
+    {"id": "g1", "title": "Odesa grain", "publisher": "Gazette", "published": "2024-01-10",
+     "text": "Odesa grain exports doubled, the Gazette reported from the port."},
+    {"id": "n1", "title": "Undated", "publisher": "Gazette",
+     "text": "Grain from Odesa reached Egypt, officials said."},
+]
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory, embedder):
+    from assistant.config import load_settings
+
+    root = tmp_path_factory.mktemp("dated")
+    src = root / "news.jsonl"
+    src.write_text("\n".join(json.dumps(a) for a in ARTICLES))
+    settings = load_settings(index=root / "index")
+    ingest([src], settings=settings, embedder=embedder, progress=False)
+    return Retriever(IndexReader(settings.index), embedder, settings), settings
+
+
+def ids(hits):
+    return sorted(h.doc_id for h in hits)
+
+
+def test_filters_by_publisher_and_dates(dated):
+    retriever, _ = dated
+    q = "Odesa grain shipments"
+    assert ids(retriever.search(q)) == ["g1", "n1", "w1", "w2"]
+    assert ids(retriever.search(q, filters=make_filters(publishers=["wire"]))) == ["w1", "w2"]
+    assert ids(retriever.search(q, filters=make_filters(since="2024-01-01"))) == ["g1", "w2"]
+    assert ids(retriever.search(q, filters=make_filters(until="2023-12-31"))) == ["w1"]
+    both = make_filters(publishers=["Gazette"], since="2024-01-01", until="2024-12-31")
+    for mode in ("hybrid", "dense", "bm25"):
+        assert ids(retriever.search(q, filters=both, mode=mode)) == ["g1"]
+    assert retriever.search(q, filters=make_filters(publishers=["Nobody"])) == []
+
+
+def test_source_filter_and_cli_flags(seeds_index):
+    out = run_cli("search", "--json", "Russia oil", "--index", str(seeds_index.index),
+                  "--source", SEEDS[1], "-k", "20")
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert results and {r["doc_id"] for r in results} == {SEEDS[1]}
+
+
+def test_hybrid_uses_both_retrievers(seeds_index, embedder):
+    retriever = Retriever(IndexReader(seeds_index.index), embedder, seeds_index)
+    hits = retriever.search("Who builds the Bushehr nuclear power plant?", k=5)
+    assert hits[0].section == "IRAN" and "Bushehr" in hits[0].text
+    assert {"dense", "bm25"} <= set(hits[0].scores)
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+@pytest.mark.parametrize("query,words", [("", "empty"), ("   ", "empty"), ("x" * 5000, "limit")])
+def test_bad_queries(seeds_index, embedder, query, words):
+    retriever = Retriever(IndexReader(seeds_index.index), embedder, seeds_index)
+    with pytest.raises(QueryError, match=words):
+        retriever.search(query)
+
+
+def test_bad_filters():
+    with pytest.raises(QueryError, match="--since"):
+        make_filters(since="March")
+    with pytest.raises(QueryError, match="after"):
+        make_filters(since="2024-05-01", until="2024-01-01")

@@ -1,0 +1,50 @@
+"""Normalisation, headings and sentence splitting (no model needed)."""
+
+from assistant.text import blocks, looks_like_headline, normalize_text, sentence_spans
+
+
+def test_normalize_nfc_whitespace_and_controls():
+    raw = "Cafe\u0301  au\u00a0lait\r\n\r\n\r\n\tNext\u200b line \x07end  "
+    out = normalize_text(raw)
+    assert out == "Café au lait\n\nNext line end"
+
+
+def test_normalize_is_idempotent():
+    raw = "A  b\n\n\n\nc\u00a0d "
+    assert normalize_text(normalize_text(raw)) == normalize_text(raw)
+
+
+def test_sentences_keep_abbreviations_and_initials():
+    text = ("Russia’s closest regional ally, Belarus became reliant on Moscow after it helped "
+            "President Aleksandr G. Lukashenko crush protests in 2020. Mr. Lukashenko allowed "
+            "Russia to use his country. U.S. officials have warned of a “full-fledged defense "
+            "partnership.” The U.S. Senate met on Jan. 5 with Dr. Smith.")
+    spans = sentence_spans(text)
+    sents = [text[s:e] for s, e in spans]
+    assert sents == [
+        "Russia’s closest regional ally, Belarus became reliant on Moscow after it helped "
+        "President Aleksandr G. Lukashenko crush protests in 2020.",
+        "Mr. Lukashenko allowed Russia to use his country.",
+        "U.S. officials have warned of a “full-fledged defense partnership.”",
+        "The U.S. Senate met on Jan. 5 with Dr. Smith.",
+    ]
+
+
+def test_sentences_never_cross_lines():
+    text = "First line without stop\nSecond line. Third one."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "First line without stop", "Second line.", "Third one."]
+
+
+def test_headings_are_short_label_lines():
+    text = ("Intro sentence that is long enough to be prose.\nIRAN\nRussia has reached out to "
+            "Iran for drones.\nSouth Africa\nLong friendly with Russia, South Africa leaned in.\n"
+            "Here is a look at a few of them:\nSource: Read Full Article")
+    heads = [text[b.start:b.end] for b in blocks(text) if b.is_heading]
+    assert heads == ["IRAN", "South Africa"]
+
+
+def test_headline_detection():
+    assert looks_like_headline("Besides China, Russia Maintains Warm Relations With These Countries")
+    assert not looks_like_headline("The sanctions imposed by the US were intended to isolate it.")
+    assert not looks_like_headline("")
