@@ -85,9 +85,11 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Add new and changed documents to the index (unchanged ones are skipped)."""
+    from assistant.chunking import Chunker
     from assistant.ingest import ingest as run_ingest
 
     settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)  # fail before loading the model
     paths = paths or [settings.corpus]
     embedder = _embedder(settings)
     report = run_ingest(paths, settings=settings, embedder=embedder,
@@ -238,6 +240,70 @@ def _terminal_width() -> int:
 
 @app.command()
 @handle_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or - to read questions from stdin (--json).")],
+    index: IndexOpt = None,
+    publisher: Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with verbatim quotes and citations, or say the sources do not answer."""
+    from assistant.answering import Answerer, check_question
+    from assistant.index import IndexReader
+    from assistant.retrieval import Retriever, make_filters
+
+    settings = _settings(index)
+    filters = make_filters(publishers=publisher, since=since, until=until)
+    if question == "-" and not as_json:
+        raise QueryError("reading questions from stdin (-) needs --json")
+    if question != "-":
+        question = check_question(question)  # fail before loading the model
+    answerer = Answerer(Retriever(IndexReader(Path(settings.index)), _embedder(settings), settings))
+    if question == "-":
+        for qid, text in _read_batch(sys.stdin):
+            try:
+                out: dict[str, Any] = {"id": qid, **answerer.ask(text, filters=filters).to_dict()}
+            except QueryError as exc:
+                out = {"id": qid, "question": text,
+                       "error": {"code": "bad_query", "message": str(exc)}}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    answer = answerer.ask(question, filters=filters)
+    if as_json:
+        typer.echo(json.dumps({"id": None, **answer.to_dict()}, ensure_ascii=False))
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: Any) -> None:
+    width = min(100, max(60, _terminal_width() - 4))
+    if answer.abstained:
+        typer.secho(answer.answer, bold=True)
+        if answer.related:
+            typer.echo("\nNearest passages (they do not answer it):")
+            for q in answer.related:
+                typer.echo(textwrap.indent(textwrap.fill(f"“{q.text}”", width), "  "))
+                typer.echo(f"    — {_cite_line(q.citation)}")
+        return
+    typer.secho(f"Answer (confidence {answer.confidence:.2f})", bold=True)
+    typer.echo(textwrap.indent(textwrap.fill(answer.answer, width), "  "))
+    typer.echo("")
+    for c in answer.citations:
+        typer.secho(f"[{c.n}] {_cite_line(c)}", bold=True)
+        typer.echo(textwrap.indent(textwrap.fill(f"“{c.quote}”", width), "    "))
+        typer.echo(f"    {c.source} [{c.char_start}:{c.char_end}]")
+
+
+def _cite_line(c: Any) -> str:
+    parts = [c.title or c.source, c.publisher, c.published[:10] if c.published else "undated",
+             c.url or c.source]
+    return ", ".join(dict.fromkeys(p for p in parts if p))
+
+
+@app.command()
+@handle_errors
 def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds and how it was built."""
     from assistant.errors import IndexNotFoundError
@@ -278,31 +344,59 @@ def serve(
 @app.command("eval")
 @handle_errors
 def evaluate(
-    dataset: Annotated[str, typer.Argument(help="What to evaluate: scifact.")] = "scifact",
+    dataset: Annotated[str, typer.Argument(help="seeds, scifact or all.")] = "all",
     data: Annotated[Path, typer.Option(help="Folder of the evaluation files.")] = Path("../shared/eval"),
+    seeds: Annotated[Path, typer.Option(help="The seed articles.")] = Path("../shared/seeds"),
     index: Annotated[Path | None, typer.Option(
-        "--index", help="Where to build the evaluation index [default: index-eval/<dataset>]")] = None,
-    modes: Annotated[str, typer.Option(help="Comma-separated: hybrid,dense,bm25.")] = "hybrid,dense,bm25",
-    limit: Annotated[int | None, typer.Option(help="Use only the first N queries.")] = None,
+        "--index", help="Where to build evaluation indexes [default: index-eval/]")] = None,
+    modes: Annotated[str, typer.Option(help="SciFact retrieval modes.")] = "hybrid,dense,bm25",
+    limit: Annotated[int | None, typer.Option(help="SciFact: use only the first N queries.")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit 1 when the seeds results fall below CI's bar.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure retrieval quality (nDCG@10, recall@100, MRR@10) on an evaluation set."""
-    from assistant.eval import run_scifact
+    """Measure answer quality (seeds questions) and retrieval quality (SciFact)."""
+    from assistant.eval import run_scifact, run_seeds_questions, seeds_gate_failures
 
-    if dataset != "scifact":
-        raise QueryError(f"unknown evaluation set {dataset!r}: expected scifact")
-    settings = _settings(index or Path("index-eval") / dataset)
-    results = run_scifact(data / "scifact", settings=settings, embedder=_embedder(settings),
-                          modes=[m.strip() for m in modes.split(",") if m.strip()], limit=limit,
-                          progress=sys.stderr.isatty())
+    if dataset not in ("seeds", "scifact", "all"):
+        raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact or all")
+    root = index or Path("index-eval")
+    base = _settings(root / "seeds")
+    embedder = _embedder(base)
+    results: dict[str, Any] = {}
+    if dataset in ("seeds", "all"):
+        results["seeds"] = run_seeds_questions(data, seeds, settings=base, embedder=embedder)
+    if dataset in ("scifact", "all"):
+        results["scifact"] = run_scifact(
+            data / "scifact", settings=_settings(root / "scifact"), embedder=embedder,
+            modes=[m.strip() for m in modes.split(",") if m.strip()], limit=limit,
+            progress=sys.stderr.isatty())
+    failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if as_json:
-        typer.echo(json.dumps(results))
-        return
-    typer.echo(f"SciFact retrieval ({results['queries']} queries, {results['documents']} documents)")
-    typer.echo(f"{'mode':<8} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>8} {'p50 ms':>8}")
-    for mode, m in results["modes"].items():
-        typer.echo(f"{mode:<8} {m['ndcg@10']:>8.4f} {m['recall@100']:>10.4f} {m['mrr@10']:>8.4f} "
-                   f"{m['p50_ms']:>8.1f}")
+        typer.echo(json.dumps(results, ensure_ascii=False))
+    else:
+        _print_eval(results)
+    if check and failures:
+        _fail("seeds evaluation below the bar: " + "; ".join(failures), 1)
+
+
+def _print_eval(results: dict[str, Any]) -> None:
+    if "seeds" in results:
+        r = results["seeds"]
+        typer.echo(f"Seeds questions ({r['questions']})")
+        for key in ("hit@1", "hit@3", "abstention_precision", "abstention_recall", "verbatim_rate",
+                    "answered_accuracy", "accuracy_confidence_above_0.8",
+                    "accuracy_confidence_below_0.5"):
+            typer.echo(f"  {key:<32} {r[key]}")
+        for miss in r["misses"]:
+            typer.echo(f"  miss: {miss['id']} (abstained={miss['abstained']}): {miss['first_quote']}")
+    if "scifact" in results:
+        r = results["scifact"]
+        typer.echo(f"SciFact retrieval ({r['queries']} queries, {r['documents']} documents)")
+        typer.echo(f"  {'mode':<8} {'nDCG@10':>8} {'recall@100':>10} {'MRR@10':>8} {'p50 ms':>8}")
+        for mode, m in r["modes"].items():
+            typer.echo(f"  {mode:<8} {m['ndcg@10']:>8.4f} {m['recall@100']:>10.4f} "
+                       f"{m['mrr@10']:>8.4f} {m['p50_ms']:>8.1f}")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -34,17 +34,6 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(2000, ge=10)
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
-
-    @model_validator(mode="after")
-    def _overlap_below_size(self) -> Settings:
-        # Overlap is counted in sentences and size in words; a chunk needs room for new text.
-        if self.chunk_overlap * 8 >= self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap={self.chunk_overlap} sentences leaves no room in chunks of "
-                f"chunk_size={self.chunk_size} words: lower ASSISTANT_CHUNK_OVERLAP or raise "
-                "ASSISTANT_CHUNK_SIZE"
-            )
-        return self
 
     @property
     def max_file_bytes(self) -> int:

@@ -62,6 +62,9 @@ class SentenceTransformerEmbedder:
         if not dim:
             raise ModelError(f"model {model!r} does not report an embedding dimension")
         self.dim = int(dim)
+        # Whole words the tokenizer knows: a dictionary of real English words for spelling checks.
+        vocab = getattr(getattr(self._model, "tokenizer", None), "get_vocab", dict)()
+        self.vocabulary = frozenset(w for w in vocab if w.isalpha() and w.islower())
 
     def _load(self, device: str) -> SentenceTransformer:
         # Never reach for a hub at run time: this must work on machines without internet.

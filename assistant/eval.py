@@ -103,3 +103,91 @@ def run_scifact(folder: Path, *, settings: Settings, embedder: Embedder, modes: 
             "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
         }
     return results
+
+
+def fold_quotes(text: str) -> str:
+    """Curly quotes folded to straight ones, as the eval README compares answers."""
+    return (text.replace("\u2019", "'").replace("\u2018", "'")
+            .replace("\u201c", '"').replace("\u201d", '"'))
+
+
+def quote_is_right(quote: Any, expected: dict[str, Any]) -> bool:
+    """A quote answers when it contains one of the expected strings (and cites the right file)."""
+    if expected.get("source") and quote.citation.source != expected["source"] \
+            and quote.citation.doc_id != expected["source"]:
+        return False
+    text = fold_quotes(quote.text)
+    return any(fold_quotes(a) in text for a in expected.get("answer_contains", []))
+
+
+def run_seeds_questions(folder: Path, seeds: Path, *, settings: Settings, embedder: Embedder
+                        ) -> dict[str, Any]:
+    """Ask every question of seeds-questions.jsonl over an index of the seed articles."""
+    from assistant.answering import Answerer
+    from assistant.index import IndexReader
+    from assistant.ingest import ingest
+    from assistant.retrieval import Retriever
+
+    qfile = folder / "seeds-questions.jsonl"
+    if not qfile.exists():
+        raise ConfigError(f"evaluation file {qfile} is missing (use --data to point at the folder)")
+    questions = [json.loads(line) for line in qfile.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    report = ingest([seeds], settings=settings, embedder=embedder, progress=False)
+    if report.errors:
+        raise ConfigError(f"seed articles failed to ingest: {report.errors[0]}")
+    reader = IndexReader(Path(settings.index))
+    answerer = Answerer(Retriever(reader, embedder, settings))
+    rows = []
+    quotes_total = quotes_verbatim = 0
+    for q in questions:
+        ans = answerer.ask(q["question"])
+        right = [quote_is_right(x, q) for x in ans.quotes]
+        for x in [*ans.quotes, *ans.related]:
+            quotes_total += 1
+            doc = reader.store.get_document(x.citation.doc_id)
+            c = x.citation
+            quotes_verbatim += bool(doc and doc.text[c.char_start:c.char_end] == x.text == c.quote)
+        rows.append({"id": q["id"], "answerable": q["answerable"], "abstained": ans.abstained,
+                     "hit1": bool(right[:1] and right[0]), "hit3": any(right[:3]),
+                     "confidence": ans.confidence,
+                     "first_quote": ans.quotes[0].text if ans.quotes else None})
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    abstained = [r for r in rows if r["abstained"]]
+    decided_right = [r["hit1"] for r in rows if not r["abstained"]]
+    high = [r["hit1"] for r in rows if not r["abstained"] and r["confidence"] > 0.8]
+    low = [r["hit1"] for r in rows if not r["abstained"] and r["confidence"] < 0.5]
+    return {
+        "questions": len(rows),
+        "hit@1": _share(sum(r["hit1"] for r in answerable), len(answerable)),
+        "hit@3": _share(sum(r["hit3"] for r in answerable), len(answerable)),
+        "abstention_precision": _share(sum(not r["answerable"] for r in abstained), len(abstained)),
+        "abstention_recall": _share(sum(r["abstained"] for r in unanswerable), len(unanswerable)),
+        "unanswerable_answered": sum(not r["abstained"] for r in unanswerable),
+        "verbatim_rate": _share(quotes_verbatim, quotes_total),
+        "quotes": quotes_total,
+        "answered_accuracy": _share(sum(decided_right), len(decided_right)),
+        "accuracy_confidence_above_0.8": _share(sum(high), len(high)),
+        "accuracy_confidence_below_0.5": _share(sum(low), len(low)),
+        "misses": [r for r in rows if (r["answerable"] and not r["hit1"])
+                   or (not r["answerable"] and not r["abstained"])],
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def seeds_gate_failures(result: dict[str, Any]) -> list[str]:
+    """Why the seeds results fail CI's bar (empty when they pass)."""
+    fails = []
+    if (result["hit@3"] or 0) < 1.0:
+        fails.append(f"hit@3 {result['hit@3']} < 1.0")
+    if (result["hit@1"] or 0) < 0.9:
+        fails.append(f"hit@1 {result['hit@1']} < 0.9")
+    if (result["verbatim_rate"] or 0) < 1.0:
+        fails.append(f"verbatim rate {result['verbatim_rate']} < 1.0")
+    if result["unanswerable_answered"]:
+        fails.append(f"{result['unanswerable_answered']} unanswerable question(s) answered")
+    return fails

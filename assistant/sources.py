@@ -264,7 +264,7 @@ def _from_html(path: Path, rel: str, text: str) -> Document:
                      'meta[name="pubdate"]', 'meta[itemprop="datePublished"]', "time[datetime]")
     if published:
         try:
-            fields["published"] = parse_date(published[:10] if "T" not in published else published)
+            fields["published"] = parse_date(published)
         except MalformedSourceError:
             pass  # a page's odd date format is no reason to refuse its text
     for sel in _DROP:

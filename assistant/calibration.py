@@ -1,0 +1,54 @@
+"""Confidence: a small logistic model over evidence features, fitted by scripts/calibrate.py."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "answer_calibration.json"
+FEATURES = ("score", "cos", "coverage")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(the best quote answers the question) = sigmoid(w · features + b); abstain below threshold."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    features: tuple[str, ...] = FEATURES
+
+    def confidence(self, values: dict[str, float]) -> float:
+        """Probability in 0..1 that the answer is right, given the best sentence's features."""
+        z = self.bias + sum(w * values[f] for w, f in zip(self.weights, self.features, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PATH) -> Calibration:
+        """Read a calibration file written by scripts/calibrate.py."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(weights=tuple(data["weights"]), bias=float(data["bias"]),
+                   threshold=float(data["threshold"]), features=tuple(data["features"]))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int = 50
+                 ) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression, by Newton's method."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = l2 * np.eye(d + 1)
+    reg[d, d] = 0.0  # the bias is not shrunk
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -50, 50)))
+        grad = xb.T @ (p - y) + reg @ w
+        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:d], float(w[d])

@@ -1,0 +1,162 @@
+"""Sentence-level evidence: the sentences inside retrieved chunks, scored against a question."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from assistant.index import IndexReader
+from assistant.models import Document
+from assistant.retrieval import Retriever
+from assistant.store import STOPWORDS, Filters
+from assistant.text import blocks, sentence_spans
+
+# Words that shape a question but carry no evidence ("How much...", "What kind of...").
+QUESTION_FILLER = frozenset(
+    "much many kind kinds type types sort exactly please tell me us know according said say "
+    "says do does did".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+# A sentence opening with one of these leans on the sentence before it ("It gave Putin an ally").
+_DEPENDENT = re.compile(
+    r"^(?:It|Its|This|That|These|Those|They|Their|Them|He|His|She|Her|Such|Both|The two|"
+    r"In return|In turn|In response|Also|However|But|Still|Yet|Meanwhile|Instead|Even so|"
+    r"Despite this|Because of this|As a result|The (?:move|deal|decision|plan|country|company|"
+    r"group|latter|former|agreement|visit|step))\b"
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - snowballstemmer has no types
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased content words of a text (no stop words, no question filler), in order."""
+    return [t for t in _WORD.findall(text.lower())
+            if t not in STOPWORDS and t not in QUESTION_FILLER and len(t) > 1]
+
+
+def stems(words: list[str]) -> list[str]:
+    """English Snowball stems, so that "supplied" meets "supplies"."""
+    return _stemmer().stemWords(words)
+
+
+@dataclass(slots=True)
+class Sentence:
+    """One candidate evidence sentence (or a dependent sentence with its antecedent)."""
+
+    doc: Document
+    start: int  # the quote's span: may begin one sentence early (see `expanded`)
+    end: int
+    section: str | None
+    chunk_rank: int
+    sentence_start: int = 0  # the scored sentence itself
+    cos: float = 0.0
+    coverage: float = 0.0
+    score: float = 0.0
+    expanded: bool = False
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The verbatim quote: `doc.text[start:end]`."""
+        return self.doc.text[self.start : self.end]
+
+
+class EvidenceFinder:
+    """Scores every sentence of the top retrieved chunks by meaning and by term coverage."""
+
+    def __init__(self, retriever: Retriever, *, chunks: int = 10, weight_dense: float = 0.5) -> None:
+        self.retriever = retriever
+        self.chunks = chunks
+        self.weight_dense = weight_dense
+        self._df_cache: dict[str, int] = {}
+        self._df_generation: int | None = None
+
+    @property
+    def reader(self) -> IndexReader:
+        """The index generation being read."""
+        return self.retriever.reader
+
+    def idf(self, word: str) -> float:
+        """BM25-style inverse chunk frequency of a word (stemmed by FTS5 as in the index)."""
+        if self._df_generation != self.reader.generation:
+            self._df_cache.clear()
+            self._df_generation = self.reader.generation
+        if word not in self._df_cache:
+            self._df_cache[word] = self.reader.store.term_chunk_count(word)
+        n = max(1, self.reader.manifest.counts.get("chunks", 1))
+        df = self._df_cache[word]
+        return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+    def find(self, question: str, *, filters: Filters | None = None) -> list[Sentence]:
+        """Candidate sentences, best first, each with its cos, coverage and combined score."""
+        hits = self.retriever.search(question, k=self.chunks, filters=filters)
+        if not hits:
+            return []
+        store = self.reader.store
+        docs: dict[str, Document] = {}
+        cands: dict[tuple[str, int], Sentence] = {}
+        for hit in hits:
+            doc = docs.get(hit.doc_id) or store.get_document(hit.doc_id)
+            if doc is None:  # pragma: no cover - a hit always has its document in one generation
+                continue
+            docs[hit.doc_id] = doc
+            for s, e in sentence_spans(doc.text, hit.char_start, hit.char_end):
+                key = (doc.doc_id, s)
+                if key not in cands:
+                    cands[key] = Sentence(doc=doc, start=s, end=e, section=hit.section,
+                                          chunk_rank=hit.rank, sentence_start=s)
+        sents = list(cands.values())
+
+        # A word neither the corpus nor the model's vocabulary knows is a typo spelling
+        # correction could not mend ("aly"): it carries no evidence either way, so it is ignored.
+        dictionary = getattr(self.retriever.embedder, "vocabulary", frozenset())
+        q_terms = [w for w in dict.fromkeys(content_terms(question))
+                   if w in dictionary or not w.isalpha() or store.word_df(w) > 0]
+        q_stems = stems(q_terms)
+        weights = {st: self.idf(w) for w, st in zip(q_terms, q_stems, strict=True)}
+        total = sum(weights.values())
+
+        texts = [f"{s.section}: {s.text}" if s.section else s.text for s in sents]
+        vecs = self.retriever.embedder.embed([question, *texts])
+        cos = vecs[1:] @ vecs[0]
+        for s, c in zip(sents, cos, strict=True):
+            words = set(stems(content_terms(s.text + " " + (s.section or ""))))
+            s.cos = float(c)
+            s.coverage = sum(w for st, w in weights.items() if st in words) / total if total else 0.0
+            s.score = self.weight_dense * s.cos + (1 - self.weight_dense) * s.coverage
+        sents.sort(key=lambda s: (-s.score, s.chunk_rank, s.start))
+        return sents
+
+
+def expand_dependent(sentence: Sentence) -> Sentence:
+    """Take in the previous sentence when this one leans on it, as one contiguous slice."""
+    text = sentence.doc.text
+    if not _DEPENDENT.match(text[sentence.start : sentence.end]):
+        return sentence
+    # The antecedent must sit in the same section: never reach back over a heading.
+    block_start = 0
+    for b in blocks(text):
+        if b.start > sentence.start:
+            break
+        if b.is_heading:
+            block_start = b.end
+    prev = [sp for sp in sentence_spans(text, block_start, sentence.start) if sp[1] <= sentence.start]
+    if not prev:
+        return sentence
+    sentence.start = prev[-1][0]
+    sentence.expanded = True
+    return sentence
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of two normalised vectors."""
+    return float(np.dot(a, b))

@@ -1,0 +1,173 @@
+"""Answers with the real model: verbatim quotes, citations, dependent sentences, abstention."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.answering import ABSTAIN_TEXT, MAX_QUESTION_CHARS, Answerer
+from assistant.calibration import Calibration, fit_logistic
+from assistant.errors import QueryError
+from assistant.eval import run_seeds_questions, seeds_gate_failures
+from assistant.index import IndexReader
+from assistant.ingest import ingest
+from assistant.retrieval import Retriever
+from assistant.spelling import correct
+
+from .conftest import CORPUS, REPO, SEEDS, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def answerer(seeds_index, embedder):
+    return Answerer(Retriever(IndexReader(seeds_index.index), embedder, seeds_index))
+
+
+def assert_verbatim(answer, store):
+    """Every quote, citation and related passage is an exact slice of its stored document."""
+    for q in [*answer.quotes, *answer.related]:
+        doc = store.get_document(q.citation.doc_id)
+        c = q.citation
+        assert doc.text[c.char_start:c.char_end] == q.text == c.quote
+    for q in answer.quotes:
+        assert f"{q.text} [{q.citation.n}]" in answer.answer
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_multi_source_answer_cites_both_articles(answerer):
+    ans = answerer.ask("What has Iran supplied to Russia?")
+    assert not ans.abstained and ans.confidence > 0.5
+    assert {c.doc_id for c in ans.citations} == set(SEEDS)
+    assert len({c.doc_id for c in ans.citations}) == len(ans.citations)  # once per document
+    assert any("drones" in q.text for q in ans.quotes)
+    assert ans.answer.startswith("2 sources agree.")
+    assert_verbatim(ans, answerer.retriever.reader.store)
+
+
+def test_dependent_sentence_takes_in_its_antecedent(answerer):
+    ans = answerer.ask("Which government gave Putin an ally within the EU?")
+    first = ans.quotes[0]
+    assert first.text.startswith("Prime Minister Viktor Orbán's government maintains close ties")
+    assert "It gave Putin an ally within the EU" in first.text
+    assert_verbatim(ans, answerer.retriever.reader.store)
+
+
+def test_unanswerable_question_abstains_with_related_passages(answerer):
+    ans = answerer.ask("What is the capital of Australia?")
+    assert ans.abstained and ans.answer == ABSTAIN_TEXT
+    assert ans.quotes == [] and ans.citations == [] and ans.confidence < 0.5
+    assert ans.related
+    assert_verbatim(ans, answerer.retriever.reader.store)
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Wich contry is Rusia's closest regional aly?", "closest regional ally, Belarus"),
+    ("Rosatom", "Rosatom"),
+    ("Who is Iran relying on to build the Bushehr nuclear power plant?", "relying on Moscow to build"),
+])
+def test_typos_and_one_word_queries(answerer, question, expected):
+    ans = answerer.ask(question)
+    assert not ans.abstained
+    assert expected in ans.quotes[0].text
+    assert_verbatim(ans, answerer.retriever.reader.store)
+
+
+@pytest.mark.parametrize("question,words", [
+    ("", "empty"), ("   \n", "empty"), ("Why? " * 400, f"limit is {MAX_QUESTION_CHARS}")])
+def test_empty_and_too_long_questions(answerer, question, words):
+    with pytest.raises(QueryError, match=words):
+        answerer.ask(question)
+
+
+def test_quotes_are_verified_against_the_store(seeds_index, embedder, monkeypatch):
+    answerer = Answerer(Retriever(IndexReader(seeds_index.index), embedder, seeds_index))
+    store = answerer.retriever.reader.store
+    real = store.get_document
+
+    def tampered(doc_id):
+        doc = real(doc_id)
+        doc.text = doc.text.replace("Bushehr", "Bushire")
+        return doc
+
+    # The evidence is found on the real text; the check reads the (now different) stored text.
+    finder_docs = {d: real(d) for d in SEEDS}
+    monkeypatch.setattr(answerer.finder.reader.store, "get_document", lambda d: finder_docs[d])
+    sents = answerer.finder.find("Who builds the Bushehr nuclear power plant?")
+    monkeypatch.setattr(store, "get_document", tampered)
+    quote = answerer._quote(sents[0], 1)
+    assert "Bushehr" in sents[0].text and quote is None
+
+
+def test_newest_source_first_and_as_of(make_settings, embedder, tmp_path):
+    rows = [
+        {"id": "old", "title": "Port story", "publisher": "Wire", "published": "2022-03-01",
+         "text": "The port of Varna handled 2 million tonnes of grain last year, officials said."},
+        {"id": "new", "title": "Port update", "publisher": "Gazette", "published": "2024-05-20",
+         "text": "The port of Varna handled 3 million tonnes of grain last year, officials said."},
+    ]
+    src = tmp_path / "ports.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows))
+    settings = make_settings()
+    ingest([src], settings=settings, embedder=embedder, progress=False)
+    answerer = Answerer(Retriever(IndexReader(settings.index), embedder, settings))
+    ans = answerer.ask("How much grain did the port of Varna handle?")
+    assert not ans.abstained
+    assert [c.doc_id for c in ans.citations] == ["new", "old"]
+    assert [c.published for c in ans.citations] == ["2024-05-20", "2022-03-01"]
+    assert "As of 2024-05-20: " in ans.answer
+    assert_verbatim(ans, answerer.retriever.reader.store)
+
+
+def test_spelling_uses_corpus_and_dictionary(seeds_index, embedder):
+    store = IndexReader(seeds_index.index).store
+    words = embedder.vocabulary
+    assert correct("Wich contry borders Rusia?", store, words) == "Which country borders Russia?"
+    assert correct("How many tanks?", store, words) == "How many tanks?"  # a real word stays
+
+
+def test_cli_ask_reads_well_and_batches(seeds_index):
+    out = run_cli("ask", "Why did Putin attend the BRICS summit in Johannesburg virtually?",
+                  "--index", str(seeds_index.index))
+    assert out.returncode == 0, out.stderr
+    assert "whether to arrest him. [1]" in out.stdout and SEEDS[0] in out.stdout
+    batch = run_cli("ask", "--json", "-", "--index", str(seeds_index.index),
+                    input='Rosatom\n{"id": "u", "question": "What is the capital of Australia?"}\n'
+                          '{"id": "e", "question": " "}\n')
+    assert batch.returncode == 0, batch.stderr
+    rows = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [1, "u", "e"]
+    assert "Rosatom" in rows[0]["quotes"][0]["text"] and rows[1]["abstained"] is True
+    assert rows[2]["error"]["code"] == "bad_query"
+    too_long = run_cli("ask", "x" * 5000, "--index", str(seeds_index.index))
+    assert too_long.returncode == 2 and "limit is" in too_long.stderr
+    empty = run_cli("ask", "", "--index", str(seeds_index.index))
+    assert empty.returncode == 2 and "empty" in empty.stderr
+
+
+def test_seeds_evaluation_meets_the_bar(tmp_path, embedder):
+    """The CI gate of issue 3: hit@3 100%, hit@1 ≥ 90%, verbatim 100%, no unanswerable answered."""
+    from assistant.config import load_settings
+
+    shared = REPO.parent / "shared"
+    data, seeds = shared / "eval", shared / "seeds"
+    if not (data / "seeds-questions.jsonl").exists():
+        data, seeds = tmp_path, CORPUS
+        pytest.skip("../shared/eval is not beside this checkout")
+    result = run_seeds_questions(data, seeds, settings=load_settings(index=tmp_path / "i"),
+                                 embedder=embedder)
+    print(json.dumps({k: v for k, v in result.items() if k != "misses"}))
+    assert seeds_gate_failures(result) == [], result["misses"]
+
+
+def test_logistic_fit_separates_and_calibration_loads():
+    rng = np.random.default_rng(1)
+    x = np.vstack([rng.normal(0.3, 0.1, (100, 1)), rng.normal(0.7, 0.1, (100, 1))])
+    y = np.r_[np.zeros(100), np.ones(100)]
+    w, b = fit_logistic(x, y)
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    assert ((p > 0.5) == (y == 1)).mean() > 0.95 and w[0] > 0
+    cal = Calibration.load()
+    assert 0 < cal.threshold < 1 and len(cal.weights) == len(cal.features)
+    assert cal.confidence({"score": 0.9, "cos": 0.8, "coverage": 1.0}) > 0.8
+    assert cal.confidence({"score": 0.1, "cos": 0.1, "coverage": 0.0}) < 0.2
