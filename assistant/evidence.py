@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-
-import numpy as np
 
 from assistant.index import IndexReader
 from assistant.models import Document
@@ -57,12 +55,10 @@ class Sentence:
     end: int
     section: str | None
     chunk_rank: int
-    sentence_start: int = 0  # the scored sentence itself
     cos: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
     expanded: bool = False
-    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -113,7 +109,7 @@ class EvidenceFinder:
                 key = (doc.doc_id, s)
                 if key not in cands:
                     cands[key] = Sentence(doc=doc, start=s, end=e, section=hit.section,
-                                          chunk_rank=hit.rank, sentence_start=s)
+                                          chunk_rank=hit.rank)
         sents = list(cands.values())
 
         # A word neither the corpus nor the model's vocabulary knows is a typo spelling
@@ -155,8 +151,3 @@ def expand_dependent(sentence: Sentence) -> Sentence:
     sentence.start = prev[-1][0]
     sentence.expanded = True
     return sentence
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine of two normalised vectors."""
-    return float(np.dot(a, b))

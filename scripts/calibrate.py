@@ -30,15 +30,11 @@ from assistant.answering import features  # noqa: E402
 from assistant.calibration import DEFAULT_PATH, FEATURES, fit_logistic  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
+from assistant.eval import fold_quotes as fold  # noqa: E402
 from assistant.evidence import EvidenceFinder, expand_dependent  # noqa: E402
 from assistant.index import IndexReader  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
 from assistant.retrieval import Retriever  # noqa: E402
-
-
-def fold(text: str) -> str:
-    """Curly quotes to straight ones, as the eval README compares."""
-    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
 
 
 def load_questions(path: Path) -> list[dict]:
