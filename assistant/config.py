@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,10 +36,45 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
 
+    # --- the HTTP service -----------------------------------------------------------------------
+    api_keys: str = Field("", description="Comma-separated keys for write endpoints (and keyed "
+                          "reads). Sent as `Authorization: Bearer KEY`.")
+    api_keys_file: Path | None = Field(None, description="File with one API key a line.")
+    read_auth: Literal["open", "key"] = Field(
+        "open", description="`open`: anyone may search/ask/chat; `key`: reads need an API key "
+        "or a widget token.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS and "
+                              "given widget tokens, e.g. https://news.example.")
+    rate_limit: str = Field("120/minute", description="Per API key (or client IP) request limit; "
+                            "empty to disable.")
+    max_body_mb: float = Field(10.0, gt=0, description="Largest request body accepted.")
+    token_secret: str = Field("", description="Secret that signs widget tokens (random per "
+                              "process when empty).")
+    token_ttl_seconds: int = Field(600, ge=30, le=86400, description="Widget token lifetime.")
+    conversation_ttl_seconds: int = Field(3600, ge=60, description="Idle chat conversations "
+                                          "are forgotten after this.")
+    max_conversations: int = Field(10000, ge=10)
+
     @property
     def max_file_bytes(self) -> int:
         """The input size limit in bytes."""
         return int(self.max_file_mb * 1024 * 1024)
+
+    def keys(self) -> frozenset[str]:
+        """All configured API keys (from ASSISTANT_API_KEYS and ASSISTANT_API_KEYS_FILE)."""
+        keys = {k.strip() for k in self.api_keys.split(",") if k.strip()}
+        if self.api_keys_file is not None:
+            try:
+                lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(f"cannot read ASSISTANT_API_KEYS_FILE {self.api_keys_file}: "
+                                  f"{exc.strerror}") from None
+            keys |= {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+        return frozenset(keys)
+
+    def origins(self) -> list[str]:
+        """Configured CORS / widget origins, without trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

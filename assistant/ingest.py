@@ -42,6 +42,7 @@ class IngestReport:
     skipped: int = 0
     errors: list[SourceError] = field(default_factory=list)
     reused_vectors: int = 0
+    written: list[str] = field(default_factory=list)  # ids added or replaced
     generation: int | None = None
     seconds: float = 0.0
 
@@ -69,6 +70,13 @@ def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedde
     Bad files are reported in the result and do not stop the good ones. Nothing is visible to
     readers until every good document is written; an exception or a kill leaves the old index.
     """
+    items = iter_documents([Path(p) for p in paths], max_bytes=settings.max_file_bytes)
+    return ingest_documents(items, settings=settings, embedder=embedder, progress=progress)
+
+
+def ingest_documents(items: Iterable[Document | SourceError], *, settings: Settings,
+                     embedder: Embedder, progress: bool = False) -> IngestReport:
+    """Write Documents (SourceErrors are only reported) as one new generation of the index."""
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -82,7 +90,7 @@ def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedde
         seen: dict[str, str] = {}
         reading = tqdm(desc="reading", unit=" docs", file=sys.stderr, disable=not progress,
                        leave=False, mininterval=0.5, delay=1.0)
-        for item in iter_documents([Path(p) for p in paths], max_bytes=settings.max_file_bytes):
+        for item in items:
             reading.update(1)
             if isinstance(item, SourceError):
                 report.errors.append(item)
@@ -149,6 +157,7 @@ def _write_batch(writer: IndexWriter, embedder: Embedder,
         at += len(chunks)
         report.documents += 1
         report.chunks += len(chunks)
+        report.written.append(doc.doc_id)
 
 
 def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], list[str]]:

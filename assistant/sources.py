@@ -62,6 +62,34 @@ def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | 
             yield from read_file(path, root=path.parent, max_bytes=max_bytes)
 
 
+def read_upload(name: str, data: bytes, *, max_bytes: int) -> list[Document | SourceError]:
+    """The Documents of an uploaded file, read exactly as `assistant ingest` reads files.
+
+    Only the base name of `name` is used (it becomes the doc id); no path from a request ever
+    reaches the file system.
+    """
+    import tempfile
+
+    base = Path(name.replace("\\", "/")).name.strip()
+    if not base or base in (".", ".."):
+        return [UnsupportedSourceError(name or "(upload)", "the upload has no file name")]
+    if Path(base).suffix.lower() not in SUFFIXES:
+        return [UnsupportedSourceError(base, f"unsupported file type {Path(base).suffix or '(none)'!r}: "
+                                       "expected one of " + ", ".join(sorted(SUFFIXES)))]
+    if len(data) > max_bytes:
+        return [TooLargeError(base, f"file is {len(data) / 2**20:.1f} MB, over the "
+                              f"{max_bytes / 2**20:.0f} MB limit")]
+    with tempfile.TemporaryDirectory(prefix="assistant-upload-") as tmp:
+        path = Path(tmp) / base
+        path.write_bytes(data)
+        items = list(read_file(path, root=Path(tmp), max_bytes=max_bytes))
+    for item in items:  # errors name the upload, not the temporary path
+        if isinstance(item, SourceError):
+            item.path = base
+            item.args = (str(item).replace(str(path), base),)
+    return items
+
+
 def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -331,6 +359,19 @@ def _read_jsonl(path: Path, rel: str, max_bytes: int) -> Iterator[Document | Sou
                 yield exc
     if not found:
         yield EmptySourceError(path, "no JSON records in file")
+
+
+def from_record(record: dict[str, Any], *, source: str, max_chars: int) -> Document:
+    """A Document from a JSON record with the JSONL fields (as sent to the HTTP API)."""
+    doc_id = str(record.get("id") or "").strip()
+    if not doc_id:
+        raise MalformedSourceError(source, "record has no 'id'")
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise MalformedSourceError(source, "record has no 'text' string")
+    if len(text) > max_chars:
+        raise TooLargeError(source, f"text is {len(text)} characters, over the {max_chars} limit")
+    return _document(Path(source), source, text, record, doc_id=doc_id)
 
 
 def _jsonl_record(path: Path, rel: str, line: str, n: int) -> Document:

@@ -124,15 +124,15 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         self.readonly = readonly
-        self._local = threading.local()
+        # One connection, opened now and shared by all threads under a lock. Opening it eagerly
+        # matters: a reader keeps its generation's file open even after a writer has replaced
+        # and deleted it, so requests in flight finish on the generation they started with.
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = self._open()
         if not readonly:
-            conn = self._connect()
-            conn.executescript(SCHEMA)
+            self._conn.executescript(SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+    def _open(self) -> sqlite3.Connection:
         try:
             if self.readonly:
                 if not self.path.exists():
@@ -150,29 +150,44 @@ class Store:
             conn.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"cannot open index store {self.path}: {exc}") from None
-        self._local.conn = conn
         return conn
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection."""
-        return self._connect()
+        """The connection (callers that iterate results must hold `lock`)."""
+        if self._conn is None:
+            raise IndexCorruptError(f"index store {self.path} is closed")
+        return self._conn
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Serialises use of the shared connection."""
+        return self._lock
+
+    def _q(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def commit(self) -> None:
         """Commit pending writes."""
-        self.conn.commit()
+        with self._lock:
+            self.conn.commit()
 
     # --- writes -------------------------------------------------------------------------------
 
     def add_document(self, doc: Document, chunks: list[Chunk], embed_hashes: list[str]) -> list[int]:
         """Insert a document and its chunks (FTS included); returns the new chunk ids in order."""
+        with self._lock:
+            return self._add_document(doc, chunks, embed_hashes)
+
+    def _add_document(self, doc: Document, chunks: list[Chunk], embed_hashes: list[str]) -> list[int]:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         c = self.conn
         c.execute(
@@ -201,6 +216,10 @@ class Store:
 
     def delete_document(self, doc_id: str) -> list[int]:
         """Remove a document with its chunks and FTS rows; returns the removed chunk ids."""
+        with self._lock:
+            return self._delete_document(doc_id)
+
+    def _delete_document(self, doc_id: str) -> list[int]:
         c = self.conn
         old = self.get_document(doc_id)
         if old is not None:
@@ -216,9 +235,8 @@ class Store:
 
     def content_hash(self, doc_id: str) -> str | None:
         """The stored content hash of a document, or None if absent."""
-        row = self.conn.execute(
-            "SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._q("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows[0][0] if rows else None
 
     def chunk_ids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         """For each embedding-text hash already stored, one chunk id that has it."""
@@ -226,7 +244,7 @@ class Store:
         hashes = list(dict.fromkeys(hashes))
         for i in range(0, len(hashes), 500):
             part = hashes[i : i + 500]
-            rows = self.conn.execute(
+            rows = self._q(
                 f"SELECT embed_hash, chunk_id FROM chunks WHERE embed_hash IN "
                 f"({','.join('?' * len(part))})", part)
             for eh, cid in rows:
@@ -235,20 +253,24 @@ class Store:
 
     def get_document(self, doc_id: str) -> Document | None:
         """A stored document, or None."""
-        row = self.conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return _doc(row) if row else None
+        rows = self._q("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        return _doc(rows[0]) if rows else None
 
     def iter_documents(self) -> Iterator[Document]:
         """Every stored document, by doc_id."""
-        for row in self.conn.execute("SELECT * FROM documents ORDER BY doc_id"):
+        for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
             yield _doc(row)
+
+    def list_documents(self, *, limit: int, offset: int) -> list[Document]:
+        """One page of documents, by doc_id."""
+        return [_doc(r) for r in self._q(
+            "SELECT * FROM documents ORDER BY doc_id LIMIT ? OFFSET ?", (limit, offset))]
 
     def counts(self) -> dict[str, int]:
         """Numbers of documents and chunks."""
-        c = self.conn
         return {
-            "documents": c.execute("SELECT count(*) FROM documents").fetchone()[0],
-            "chunks": c.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "documents": self._q("SELECT count(*) FROM documents")[0][0],
+            "chunks": self._q("SELECT count(*) FROM chunks")[0][0],
         }
 
     def chunks(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
@@ -257,7 +279,7 @@ class Store:
         out: dict[int, sqlite3.Row] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            rows = self.conn.execute(
+            rows = self._q(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
                 f"WHERE c.chunk_id IN ({','.join('?' * len(part))})", part)
             for r in rows:
@@ -266,29 +288,28 @@ class Store:
 
     def document_chunks(self, doc_id: str) -> list[sqlite3.Row]:
         """A document's chunks in order."""
-        return list(self.conn.execute(
+        return self._q(
             f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-            "WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,)))
+            "WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))
 
     def term_chunk_count(self, word: str) -> int:
         """In how many chunks a word occurs (FTS5 applies the index's stemmer to it)."""
         phrase = '"' + word.replace('"', '""') + '"'
         try:
-            return int(self.conn.execute(
-                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                (f"body : {phrase}",)).fetchone()[0])
+            return int(self._q("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                               (f"body : {phrase}",))[0][0])
         except sqlite3.OperationalError:
             return 0
 
     def word_df(self, word: str) -> int:
         """In how many documents a (lower-case, unstemmed) word occurs."""
-        row = self.conn.execute("SELECT df FROM words WHERE word = ?", (word,)).fetchone()
-        return int(row[0]) if row else 0
+        rows = self._q("SELECT df FROM words WHERE word = ?", (word,))
+        return int(rows[0][0]) if rows else 0
 
     def words_like(self, word: str, spread: int) -> dict[str, int]:
         """Vocabulary words with the same first letter and a length within `spread`, with df."""
         first = word[0]
-        rows = self.conn.execute(
+        rows = self._q(
             "SELECT word, df FROM words WHERE word >= ? AND word < ? AND length(word) BETWEEN ? AND ?",
             (first, first + "\U0010ffff", len(word) - spread, len(word) + spread))
         return {w: int(df) for w, df in rows}
@@ -296,7 +317,7 @@ class Store:
     def chunk_ids(self, filters: Filters) -> list[int]:
         """Ids of all chunks whose document passes the filters."""
         where, params = filters.where()
-        return [r[0] for r in self.conn.execute(
+        return [r[0] for r in self._q(
             f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}",
             params)]
 
@@ -317,7 +338,7 @@ class Store:
                    "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?")
             args = [match, limit]
         try:
-            rows = self.conn.execute(sql, args).fetchall()
+            rows = self._q(sql, args)
         except sqlite3.OperationalError as exc:  # pragma: no cover - query is quoted tokens only
             raise QueryError(f"cannot run the keyword search: {exc}") from None
         # FTS5's bm25() is negated so that ORDER BY ascends; flip it back.

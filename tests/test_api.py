@@ -26,7 +26,7 @@ def free_port() -> int:
 class Server:
     """A real `assistant serve` process."""
 
-    def __init__(self, index, tmp_path):
+    def __init__(self, index, tmp_path, env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (tmp_path / f"server-{self.port}.log").open("w")
@@ -34,7 +34,7 @@ class Server:
             [sys.executable, "-m", "assistant", "serve", "--index", str(index),
              "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
         self.client = httpx.Client(base_url=self.url, timeout=30)
 
     def wait(self, path="/healthz", status=200, timeout=120):

@@ -2,57 +2,83 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import __version__
-from assistant.api.routes import health, search
-from assistant.api.state import NotReadyError, ServiceState
+from assistant.api.metrics import Metrics
+from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
+from assistant.api.routes import ask, chat, documents, health, openai, search, widget
 from assistant.config import Settings, get_settings
 from assistant.embedding import Embedder
 from assistant.errors import (
     AssistantError,
     ConfigError,
     EmbedderMismatchError,
+    IndexBusyError,
     IndexError_,
     QueryError,
     SourceError,
 )
+from assistant.service import NotReadyError, Service
 
-# Library errors → (HTTP status, stable code).
+log = logging.getLogger("assistant")
+
+# Library errors → (HTTP status, stable code); the first match wins.
 _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (NotReadyError, 503, "not_ready"),
     (EmbedderMismatchError, 503, "embedder_mismatch"),
+    (IndexBusyError, 503, "index_busy"),
     (IndexError_, 503, "index_unavailable"),
     (QueryError, 422, "bad_query"),
     (SourceError, 422, "bad_document"),
     (ConfigError, 500, "config_error"),
 ]
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+               429: "rate_limited"}
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     """A new app; the model and index load in the background after start-up."""
-    state = ServiceState(settings or get_settings(), embedder)
+    settings = settings or get_settings()
+    settings.keys()  # a missing keys file fails now, not at the first write
+    service = Service(settings, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.start()
+        service.start()
         yield
 
     app = FastAPI(
         title="assistant",
         version=__version__,
-        description="Quoted, cited answers and search over your own source texts.",
+        description="Quoted, cited answers, search and chat over your own source texts. Every "
+                    "quote is a verbatim slice of a stored document, with character offsets.",
         lifespan=lifespan,
     )
-    app.state.service = state
-    app.include_router(health.router)
-    app.include_router(search.router)
+    app.state.service = service
+    app.state.metrics = Metrics(service.counts)
+    for module in (health, search, ask, chat, openai, documents, widget):
+        app.include_router(module.router)
+
+    # Outermost first: metrics see everything, including rate-limited and CORS-refused calls.
+    if settings.rate_limit.strip():
+        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
+    if settings.origins():
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.origins(), allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 2**20))
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
@@ -63,31 +89,25 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
+        errors = exc.errors()
+        first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get(
-            "msg", "invalid request")
-        return JSONResponse({"code": "invalid_request", "message": message,
-                             "errors": jsonable_errors(exc)}, status_code=422)
+        msg = first.get("msg", "invalid request")
+        return JSONResponse({"code": "invalid_request",
+                             "message": f"{where}: {msg}" if where else msg,
+                             "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
+                                        for e in errors[:20]]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        return JSONResponse({"code": codes.get(exc.status_code, "http_error"),
+        return JSONResponse({"code": _HTTP_CODES.get(exc.status_code, "http_error"),
                              "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        import logging
-
-        logging.getLogger("assistant").exception("unhandled error on %s", request.url.path)
+        log.exception("unhandled error on %s", request.url.path)
         return JSONResponse({"code": "internal_error", "message": "internal server error"},
                             status_code=500)
 
     return app
-
-
-def jsonable_errors(exc: RequestValidationError) -> list[dict]:
-    """Validation details without the raw input (which may be huge)."""
-    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from assistant.api.state import ServiceState
+from assistant.api.security import require_read, require_write
 from assistant.config import Settings
-from assistant.retrieval import Retriever
+from assistant.service import Service
 
 
-def get_state(request: Request) -> ServiceState:
-    """The app's loaded state."""
+def get_service(request: Request) -> Service:
+    """The app's service object."""
     return request.app.state.service
 
 
@@ -21,11 +21,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 
-def get_retriever(state: Annotated[ServiceState, Depends(get_state)]) -> Retriever:
-    """The retriever over the live index generation."""
-    return state.retriever()
-
-
-StateDep = Annotated[ServiceState, Depends(get_state)]
+ServiceDep = Annotated[Service, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+ReadAccess = Annotated[None, Depends(require_read)]
+WriteAccess = Annotated[None, Depends(require_write)]

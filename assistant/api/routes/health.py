@@ -1,11 +1,12 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from assistant.api.deps import StateDep
+from assistant.api.deps import ServiceDep
+from assistant.api.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
 
@@ -17,12 +18,18 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The model and the index are loaded")
-def readyz(state: StateDep) -> JSONResponse:
+def readyz(service: ServiceDep) -> JSONResponse:
     """200 once queries can be answered, 503 with the reason before that."""
-    if state.ready:
-        r = state.retriever()
-        return JSONResponse({"status": "ready", "generation": r.reader.generation,
-                             "counts": r.reader.manifest.counts})
-    reason = state.error or "loading the model and index"
+    if service.ready:
+        reader = service.retriever().reader
+        return JSONResponse({"status": "ready", "generation": reader.generation,
+                             "counts": reader.manifest.counts})
+    reason = service.error or "loading the model and index"
     return JSONResponse({"status": "not_ready", "code": "not_ready", "message": reason},
                         status_code=503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Request counts and latencies by route, and the index size."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

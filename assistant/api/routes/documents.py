@@ -1,0 +1,107 @@
+"""/v1/documents: add (JSON or file upload), list, get and delete documents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from assistant.api.deps import ReadAccess, ServiceDep, WriteAccess
+from assistant.api.schemas import (
+    Deleted,
+    DocumentBatch,
+    DocumentIn,
+    DocumentList,
+    DocumentOut,
+    DocumentSummary,
+    Error,
+    IngestResult,
+)
+from assistant.errors import SourceError
+from assistant.ingest import IngestReport
+from assistant.models import Document
+from assistant.sources import from_record, read_upload
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+MAX_UPLOAD_FILES = 20
+
+
+def _result(report: IngestReport) -> JSONResponse:
+    body = IngestResult(
+        added=report.written, skipped=report.skipped, chunks=report.chunks, generation=report.generation,
+        errors=[{"path": e.path, "line": e.line, "message": str(e)} for e in report.errors])
+    # All bad: nothing was written, and the status says so.
+    status = 422 if report.errors and not report.documents and not report.skipped else 201
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def _summary(d: Document) -> DocumentSummary:
+    return DocumentSummary(doc_id=d.doc_id, source=d.source, title=d.title, publisher=d.publisher,
+                           author=d.author, url=d.url, published=d.published, chars=len(d.text))
+
+
+@router.post("", status_code=201, response_model=IngestResult, summary="Add documents (JSON)",
+             responses={401: {"model": Error}, 403: {"model": Error}, 422: {"model": Error}})
+async def add_documents(body: DocumentIn | DocumentBatch, service: ServiceDep,
+                        _: WriteAccess) -> JSONResponse:
+    """One document, or `{"documents": [...]}`; all become searchable together, at once.
+    A document whose id exists is replaced; an unchanged one is skipped."""
+    records = body.documents if isinstance(body, DocumentBatch) else [body]
+    items: list[Document | SourceError] = []
+    for n, rec in enumerate(records):
+        try:
+            items.append(from_record(rec.model_dump(), source=rec.url or rec.id,
+                                     max_chars=service.settings.max_file_bytes))
+        except SourceError as exc:
+            exc.line = n if isinstance(body, DocumentBatch) else None
+            items.append(exc)
+    report = await run_in_threadpool(service.add_documents, items)
+    return _result(report)
+
+
+@router.post("/upload", status_code=201, response_model=IngestResult,
+             summary="Add documents from files (.txt .md .html .jsonl)",
+             responses={401: {"model": Error}, 403: {"model": Error}, 422: {"model": Error}})
+async def upload_documents(files: Annotated[list[UploadFile], File(description="Files to add.")],
+                           service: ServiceDep, _: WriteAccess) -> JSONResponse:
+    """Files are read exactly as `assistant ingest` reads them; a file's doc id is its name."""
+    if len(files) > MAX_UPLOAD_FILES:
+        raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
+    items: list[Document | SourceError] = []
+    for f in files:
+        data = await f.read()
+        items.extend(read_upload(f.filename or "", data, max_bytes=service.settings.max_file_bytes))
+    report = await run_in_threadpool(service.add_documents, items)
+    return _result(report)
+
+
+@router.get("", response_model=DocumentList, summary="List documents")
+async def list_documents(service: ServiceDep, _: ReadAccess,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0)] = 0) -> DocumentList:
+    """Documents by id, a page at a time (without their text)."""
+    total, docs = await run_in_threadpool(service.list_documents, limit=limit, offset=offset)
+    return DocumentList(total=total, limit=limit, offset=offset,
+                        documents=[_summary(d) for d in docs])
+
+
+@router.get("/{doc_id:path}", response_model=DocumentOut, summary="Get one document",
+            responses={404: {"model": Error}})
+async def get_document(doc_id: str, service: ServiceDep, _: ReadAccess) -> DocumentOut:
+    """A stored document with its full text (the text every offset refers to)."""
+    doc = await run_in_threadpool(service.get_document, doc_id)
+    if doc is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    return DocumentOut(**_summary(doc).model_dump(), text=doc.text, content_hash=doc.content_hash)
+
+
+@router.delete("/{doc_id:path}", response_model=Deleted, summary="Delete one document",
+               responses={401: {"model": Error}, 403: {"model": Error}, 404: {"model": Error}})
+async def delete_document(doc_id: str, service: ServiceDep, _: WriteAccess) -> Deleted:
+    """Removes the document from the store, BM25 and vectors, in one atomic switch."""
+    removed, missing = await run_in_threadpool(service.delete_documents, [doc_id])
+    if missing:
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    return Deleted(removed=removed)

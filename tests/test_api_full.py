@@ -1,0 +1,287 @@
+"""The full HTTP API against real servers: answers, chat, SSE, OpenAI client, documents, auth,
+limits, CORS, widget tokens, metrics and concurrent writes."""
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from assistant.ingest import ingest
+
+from .conftest import CORPUS, SEEDS
+from .test_api import Server
+
+pytestmark = pytest.mark.slow
+KEY = "test-key-123"
+ORIGIN = "http://news.example"
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, embedder):
+    from assistant.config import load_settings
+
+    settings = load_settings(index=tmp_path_factory.mktemp("full") / "index")
+    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
+    return settings.index
+
+
+@pytest.fixture(scope="module")
+def open_server(index_dir, tmp_path_factory):
+    """Open reads, keyed writes, one CORS origin, a generous rate limit."""
+    srv = Server(index_dir, tmp_path_factory.mktemp("open"), env={
+        "ASSISTANT_API_KEYS": f"{KEY},other-key", "ASSISTANT_CORS_ORIGINS": ORIGIN,
+        "ASSISTANT_RATE_LIMIT": "10000/minute", "ASSISTANT_MAX_BODY_MB": "1"})
+    try:
+        srv.wait("/readyz")
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed_server(index_dir, tmp_path_factory):
+    """Keyed reads, widget tokens for one origin, a tight rate limit."""
+    srv = Server(index_dir, tmp_path_factory.mktemp("keyed"), env={
+        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key",
+        "ASSISTANT_CORS_ORIGINS": ORIGIN, "ASSISTANT_RATE_LIMIT": "12/minute",
+        "ASSISTANT_TOKEN_TTL_SECONDS": "60"})
+    try:
+        srv.wait("/readyz")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def auth(key=KEY):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def stored_text(client, doc_id):
+    r = client.get(f"/v1/documents/{doc_id}")
+    assert r.status_code == 200, r.text
+    return r.json()["text"]
+
+
+def assert_quotes_verbatim(client, answer):
+    for q in [*answer["quotes"], *answer["related"]]:
+        c = q["citation"]
+        assert stored_text(client, c["doc_id"])[c["char_start"]:c["char_end"]] == q["text"] == c["quote"]
+
+
+def test_ask(open_server):
+    c = open_server.client
+    r = c.post("/v1/ask", json={"question": "Who is Iran relying on to build the Bushehr nuclear power plant?"})
+    assert r.status_code == 200, r.text
+    ans = r.json()
+    assert not ans["abstained"] and "relying on Moscow to build the Bushehr" in ans["quotes"][0]["text"]
+    assert "[1]" in ans["answer"] and ans["citations"][0]["doc_id"] == SEEDS[0]
+    assert_quotes_verbatim(c, ans)
+    none = c.post("/v1/ask", json={"question": "What is the capital of Australia?"}).json()
+    assert none["abstained"] and none["quotes"] == []
+    assert c.post("/v1/ask", json={"question": ""}).json()["code"] == "bad_query"
+    long = c.post("/v1/ask", json={"question": "why " * 600})
+    assert long.status_code == 422 and "limit" in long.json()["message"]
+
+
+def test_chat_follow_up_in_context(open_server):
+    c = open_server.client
+    first = c.post("/v1/chat", json={"message": "What does India buy from Russia?"}).json()
+    cid = first["conversation_id"]
+    assert "oil" in first["answer"]["quotes"][0]["text"]
+    second = c.post("/v1/chat", json={"message": "And Iran?", "conversation_id": cid}).json()
+    assert second["conversation_id"] == cid
+    assert second["question"] == "What does Iran buy from Russia?"
+    assert not second["answer"]["abstained"]
+    first_quote = second["answer"]["quotes"][0]
+    assert first_quote["citation"]["doc_id"] in SEEDS
+    assert "Iran" in first_quote["text"] or "Tehran" in first_quote["text"]
+    assert_quotes_verbatim(c, second["answer"])
+
+
+def test_chat_streams_structured_events_incrementally(open_server):
+    events = []
+    with open_server.client.stream("POST", "/v1/chat", json={
+            "message": "What has Iran supplied to Russia?", "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():  # read as it arrives, one line at a time
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+    names = [n for n, _ in events]
+    assert names[0] == "meta" and names[-1] == "done"
+    quotes = [d for n, d in events if n == "quote"]
+    assert len(quotes) >= 2 and {q["citation"]["doc_id"] for q in quotes} == set(SEEDS)
+    streamed = "".join(d["text"] for n, d in events if n == "delta")
+    done = events[-1][1]
+    assert streamed == done["answer"]["answer"] and "[1]" in streamed
+    assert names.index("quote") < names.index("delta")
+
+
+def test_openai_client_plain_and_streaming(open_server):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{open_server.url}/v1", api_key="unused-when-reads-are-open")
+    assert [m.id for m in client.models.list().data] == ["assistant"]
+    done = client.chat.completions.create(model="assistant", messages=[
+        {"role": "system", "content": "Answer from the archive."},
+        {"role": "user", "content": "Why did Putin attend the BRICS summit in Johannesburg virtually?"}])
+    content = done.choices[0].message.content
+    assert "whether to arrest him. [1]" in content and "Sources:" in content
+    citations = done.model_extra["citations"]
+    assert citations[0]["doc_id"] == SEEDS[0] and "arrest him" in citations[0]["quote"]
+
+    pieces, last = [], None
+    stream = client.chat.completions.create(model="assistant", stream=True, messages=[
+        {"role": "user", "content": "What does India buy from Russia?"},
+        {"role": "assistant", "content": "..."},
+        {"role": "user", "content": "And Iran?"}])
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        last = chunk
+    assert len(pieces) > 2 and "[1]" in "".join(pieces)
+    assert last.choices[0].finish_reason == "stop"
+    assert last.model_extra["question"] == "What does Iran buy from Russia?"
+    assert last.model_extra["citations"]
+
+
+def test_documents_lifecycle_and_auth(open_server, tmp_path):
+    c = open_server.client
+    doc = {"id": "harbour-2024", "title": "Varna harbour fees", "publisher": "Black Sea Post",
+           "published": "2024-05-02", "url": "https://bsp.example/varna",
+           "text": "The port of Varna doubled its harbour fees for oil tankers in May."}
+    assert c.post("/v1/documents", json=doc).status_code == 401
+    wrong = c.post("/v1/documents", json=doc, headers=auth("nope"))
+    assert wrong.status_code == 401 and wrong.json()["code"] == "unauthorized"
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    added = c.post("/v1/documents", json=doc, headers=auth())
+    assert added.status_code == 201, added.text
+    assert added.json()["added"] == ["harbour-2024"] and added.json()["errors"] == []
+    # Searchable at once, without a restart.
+    hits = c.post("/v1/search", json={"query": "Varna harbour fees tankers", "k": 1}).json()
+    assert hits["results"][0]["doc_id"] == "harbour-2024"
+    listed = c.get("/v1/documents", params={"limit": 10}).json()
+    assert "harbour-2024" in [d["doc_id"] for d in listed["documents"]] and listed["total"] == 3
+    got = c.get("/v1/documents/harbour-2024").json()
+    assert got["published"] == "2024-05-02" and got["text"] == doc["text"]
+    again = c.post("/v1/documents", json=doc, headers=auth()).json()
+    assert again["added"] == [] and again["skipped"] == 1
+
+    upload = c.post("/v1/documents/upload", headers=auth(), files=[
+        ("files", ("../../etc/grain.md", b"---\ntitle: Grain\n---\nOdesa shipped grain to Egypt.\n", "text/markdown")),
+        ("files", ("blob.txt", b"\x00\x01\x02binary", "text/plain"))])
+    assert upload.status_code == 201, upload.text
+    body = upload.json()
+    assert body["added"] == ["grain.md"]  # only the base name of an uploaded path is used
+    assert len(body["errors"]) == 1 and "blob.txt" in body["errors"][0]["message"]
+    assert "binary" in body["errors"][0]["message"]
+    bad = c.post("/v1/documents/upload", headers=auth(), files=[("files", ("x.exe", b"MZ", "application/octet-stream"))])
+    assert bad.status_code == 422 and "unsupported" in bad.json()["errors"][0]["message"]
+
+    assert c.delete("/v1/documents/harbour-2024").status_code == 401
+    assert c.delete("/v1/documents/harbour-2024", headers=auth()).json() == {"removed": ["harbour-2024"]}
+    assert c.delete("/v1/documents/grain.md", headers=auth("other-key")).status_code == 200
+    assert c.get("/v1/documents/harbour-2024").status_code == 404
+    assert c.delete("/v1/documents/harbour-2024", headers=auth()).status_code == 404
+    hits = c.post("/v1/search", json={"query": "Varna harbour fees tankers", "k": 3}).json()
+    assert "harbour-2024" not in [h["doc_id"] for h in hits["results"]]
+
+
+def test_limits_and_bad_bodies(open_server):
+    c = open_server.client
+    big = c.post("/v1/documents", headers=auth(),
+                 json={"id": "big", "text": "word " * 300_000})  # 1.5 MB > 1 MB limit
+    assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
+    bad_date = c.post("/v1/documents", headers=auth(), json={"id": "d", "text": "x", "published": "soon"})
+    assert bad_date.status_code == 422 and "published" in bad_date.json()["errors"][0]["message"]
+    extra = c.post("/v1/documents", headers=auth(), json={"id": "d", "text": "x", "path": "/etc/passwd"})
+    assert extra.status_code == 422 and extra.json()["code"] == "invalid_request"
+
+
+def test_cors_preflight(open_server):
+    ok = open_server.client.options("/v1/ask", headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == ORIGIN
+    evil = open_server.client.options("/v1/ask", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in evil.headers
+    simple = open_server.client.post("/v1/search", json={"query": "oil"}, headers={"Origin": ORIGIN})
+    assert simple.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_metrics(open_server):
+    open_server.client.post("/v1/search", json={"query": "oil"})
+    text = open_server.client.get("/metrics").text
+    assert 'assistant_http_requests_total{method="POST",route="/v1/search",status="200"}' in text
+    assert "assistant_http_request_duration_seconds_bucket" in text
+    assert "assistant_index_documents " in text and "assistant_index_chunks " in text
+
+
+def test_keyed_reads_widget_tokens_and_rate_limit(keyed_server):
+    c = keyed_server.client
+    q = {"query": "Rosatom"}
+    assert c.post("/v1/search", json=q).status_code == 401
+    assert c.post("/v1/search", json=q, headers=auth()).status_code == 200
+    refused = c.post("/v1/widget/token", headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    issued = c.post("/v1/widget/token", headers={"Origin": ORIGIN})
+    assert issued.status_code == 200
+    token = issued.json()["token"]
+    assert 0 < issued.json()["expires_in"] <= 60
+    good = c.post("/v1/search", json=q, headers={**auth(token), "Origin": ORIGIN})
+    assert good.status_code == 200
+    stolen = c.post("/v1/search", json=q, headers={**auth(token), "Origin": "http://evil.example"})
+    assert stolen.status_code == 401 and "another origin" in stolen.json()["message"]
+    no_origin = c.post("/v1/search", json=q, headers=auth(token))
+    assert no_origin.status_code == 401
+    forged = c.post("/v1/search", json=q, headers={**auth(token[:-4] + "AAAA"), "Origin": ORIGIN})
+    assert forged.status_code == 401
+    # A widget token never allows writes.
+    assert c.post("/v1/documents", json={"id": "x", "text": "y"},
+                  headers={**auth(token), "Origin": ORIGIN}).status_code == 401
+    # The limit (12/minute per credential) runs out, with Retry-After.
+    statuses = [c.post("/v1/search", json=q, headers=auth()).status_code for _ in range(14)]
+    assert 429 in statuses
+    limited = c.post("/v1/search", json=q, headers=auth())
+    assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert c.get("/healthz").status_code == 200  # probes are never limited
+
+
+def test_queries_stay_correct_while_documents_are_added(open_server):
+    c = open_server.client
+    stop = threading.Event()
+    failures, answers = [], []
+
+    def reader():
+        with httpx.Client(base_url=open_server.url, timeout=60) as rc:
+            while not stop.is_set():
+                r = rc.post("/v1/search", json={"query": "Who builds the Bushehr nuclear power plant?", "k": 3})
+                if r.status_code != 200:
+                    failures.append(r.text)
+                else:
+                    top = r.json()["results"][0]
+                    answers.append(top["doc_id"] == SEEDS[0] and "Bushehr" in top["text"])
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            r = c.post("/v1/documents", headers=auth(), json={"documents": [
+                {"id": f"bulk-{i}-{j}", "text": f"Shipping note {i}.{j}: tankers waited at the Bosporus for {j + 2} days."}
+                for j in range(5)]})
+            assert r.status_code == 201, r.text
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert failures == [] and len(answers) > 5 and all(answers)
+    assert c.get("/v1/documents", params={"limit": 1}).json()["total"] >= 32
