@@ -5,7 +5,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     ASSISTANT_INDEX=/data/index \
-    ASSISTANT_CORPUS=/app/corpus
+    ASSISTANT_CORPUS=/app/corpus \
+    ASSISTANT_ALLOWED_HOSTS=*
 
 WORKDIR /app
 # CPU-only torch from PyTorch's index keeps the image small (no CUDA libraries).

@@ -341,6 +341,15 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command()
+@handle_errors
+def mcp(index: IndexOpt = None) -> None:
+    """Serve the MCP tools (search, ask) over stdio, for MCP clients such as desktop assistants."""
+    from assistant.mcp_server import run_stdio
+
+    run_stdio(_settings(index))
+
+
 @app.command("eval")
 @handle_errors
 def evaluate(

@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
 
+    # --- claim checking -----------------------------------------------------------------------
+    verifier: Literal["features", "nli", "llm"] = Field(
+        "features", description="Stance backend: features (offline default), nli or llm.")
+    nli_model: str = Field("", description="Hugging Face NLI cross-encoder name or path "
+                           "(verifier=nli).")
+    llm_url: str = Field("", description="OpenAI-compatible base URL (verifier=llm), e.g. "
+                         "http://127.0.0.1:8080/v1.")
+    llm_model: str = Field("default", description="Model name sent to the llm endpoint.")
+    llm_api_key: str = Field("", description="API key for the llm endpoint, if it needs one.")
+
     # --- the HTTP service -----------------------------------------------------------------------
     api_keys: str = Field("", description="Comma-separated keys for write endpoints (and keyed "
                           "reads). Sent as `Authorization: Bearer KEY`.")
@@ -45,6 +55,8 @@ class Settings(BaseSettings):
         "or a widget token.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS and "
                               "given widget tokens, e.g. https://news.example.")
+    allowed_hosts: str = Field("", description="Host names the MCP endpoint answers besides "
+                               "localhost (DNS-rebinding protection); * for any.")
     rate_limit: str = Field("120/minute", description="Per API key (or client IP) request limit; "
                             "empty to disable.")
     max_body_mb: float = Field(10.0, gt=0, description="Largest request body accepted.")
@@ -71,6 +83,10 @@ class Settings(BaseSettings):
                                   f"{exc.strerror}") from None
             keys |= {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
         return frozenset(keys)
+
+    def hosts(self) -> list[str]:
+        """Extra host names allowed on /mcp."""
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     def origins(self) -> list[str]:
         """Configured CORS / widget origins, without trailing slashes."""

@@ -285,3 +285,30 @@ def test_queries_stay_correct_while_documents_are_added(open_server):
             t.join(timeout=60)
     assert failures == [] and len(answers) > 5 and all(answers)
     assert c.get("/v1/documents", params={"limit": 1}).json()["total"] >= 32
+
+
+def test_mcp_on_the_served_app_and_cli(open_server, index_dir):
+    """The MCP tools over streamable HTTP at /mcp of `assistant serve`, and `assistant mcp`."""
+    import sys
+
+    import anyio
+    from mcp.client import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    from .conftest import REPO
+
+    async def main():
+        with anyio.fail_after(240):
+            async with Client(f"{open_server.url}/mcp") as client:
+                tools = {t.name for t in (await client.list_tools()).tools}
+                assert {"search", "ask"} <= tools
+                res = await client.call_tool("ask", {"question": "Rosatom"})
+                assert not res.is_error and "Rosatom" in res.structured_content["quotes"][0]["text"]
+            params = StdioServerParameters(command=sys.executable, cwd=REPO,
+                                           args=["-m", "assistant", "mcp", "--index", str(index_dir)],
+                                           env={"HF_HUB_OFFLINE": "1"})
+            async with Client(params) as client:
+                found = await client.call_tool("search", {"query": "Bushehr", "k": 2})
+                assert not found.is_error and found.structured_content["results"]
+
+    anyio.run(main)

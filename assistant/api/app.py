@@ -27,6 +27,7 @@ from assistant.errors import (
     QueryError,
     SourceError,
 )
+from assistant.mcp_server import mcp_http
 from assistant.service import NotReadyError, Service
 
 log = logging.getLogger("assistant")
@@ -51,11 +52,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     settings = settings or get_settings()
     settings.keys()  # a missing keys file fails now, not at the first write
     service = Service(settings, embedder)
+    mcp_app, mcp_lifespan = mcp_http(service, allowed_hosts=settings.hosts())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        yield
+        async with mcp_lifespan():
+            yield
 
     app = FastAPI(
         title="assistant",
@@ -68,6 +71,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.state.metrics = Metrics(service.counts)
     for module in (health, search, ask, chat, openai, documents, widget):
         app.include_router(module.router)
+    # MCP over streamable HTTP; the exact route answers /mcp itself (no redirect to /mcp/).
+    app.mount("/mcp", mcp_app)
+    app.add_route("/mcp", mcp_app, include_in_schema=False)
 
     # Outermost first: metrics see everything, including rate-limited and CORS-refused calls.
     if settings.rate_limit.strip():
