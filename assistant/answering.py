@@ -11,7 +11,7 @@ from assistant.errors import QueryError
 from assistant.evidence import EvidenceFinder, Sentence, expand_dependent
 from assistant.retrieval import Retriever
 from assistant.spelling import correct
-from assistant.store import Filters
+from assistant.store import Filters, Store
 
 log = logging.getLogger("assistant")
 
@@ -119,18 +119,7 @@ class Answerer:
                       abstained=False, timings_ms=_timings(started, found))
 
     def _quote(self, s: Sentence, n: int) -> Quote | None:
-        """A Quote for a sentence, checked character by character against the stored document."""
-        stored = self.retriever.reader.store.get_document(s.doc.doc_id)
-        text = s.text
-        if stored is None or stored.text[s.start : s.end] != text or not text:
-            log.error("quote from %s [%d:%d] failed verification; dropped", s.doc.doc_id,
-                      s.start, s.end)
-            return None
-        d = stored
-        return Quote(text=text, score=round(s.score, 4), citation=Citation(
-            n=n, doc_id=d.doc_id, title=d.title, publisher=d.publisher, url=d.url,
-            published=d.published, source=d.source, char_start=s.start, char_end=s.end,
-            quote=text))
+        return verified_quote(self.retriever.reader.store, s, n)
 
     def _compose(self, quotes: list[Quote]) -> str:
         """Quotes with their markers, joined by fixed connective phrases only."""
@@ -146,6 +135,21 @@ class Answerer:
     def _agree(self, quotes: list[Quote]) -> bool:
         vecs = self.retriever.embedder.embed([q.text for q in quotes])
         return bool(all(float(vecs[0] @ v) >= AGREE_COSINE for v in vecs[1:]))
+
+
+def verified_quote(store: Store, s: Sentence, n: int) -> Quote | None:
+    """A Quote for a sentence, checked character by character against the stored document;
+    None (and an error in the log) when it does not match: we never show a misquote."""
+    stored = store.get_document(s.doc.doc_id)
+    text = s.text
+    if stored is None or stored.text[s.start : s.end] != text or not text:
+        log.error("quote from %s [%d:%d] failed verification; dropped", s.doc.doc_id,
+                  s.start, s.end)
+        return None
+    d = stored
+    return Quote(text=text, score=round(s.score, 4), citation=Citation(
+        n=n, doc_id=d.doc_id, title=d.title, publisher=d.publisher, url=d.url,
+        published=d.published, source=d.source, char_start=s.start, char_end=s.end, quote=text))
 
 
 def check_question(question: object) -> str:

@@ -101,8 +101,9 @@ def ingest(
     else:
         reused = f", {report.reused_vectors} vectors reused" if report.reused_vectors else ""
         typer.echo(
-            f"ingested {report.documents} document(s), {report.chunks} chunk(s){reused}; "
-            f"{report.skipped} unchanged; {len(report.errors)} error(s); "
+            f"ingested {report.documents} document(s), {report.chunks} chunk(s){reused}"
+            + (f", {report.fact_checks} fact-check(s)" if report.fact_checks else "")
+            + f"; {report.skipped} unchanged; {len(report.errors)} error(s); "
             f"{report.seconds:.1f} s → {settings.index}"
             + (f" (generation {report.generation})" if report.generation else "")
         )
@@ -304,6 +305,93 @@ def _cite_line(c: Any) -> str:
 
 @app.command()
 @handle_errors
+def check(
+    claim: Annotated[str, typer.Argument(help="The claim, or - to read claims from stdin (--json).")],
+    index: IndexOpt = None,
+    text: Annotated[bool, typer.Option(
+        "--text", help="CLAIM is a paragraph: check each check-worthy sentence.")] = False,
+    claimreview: Annotated[bool, typer.Option(
+        "--claimreview", help="Print the check as schema.org ClaimReview JSON-LD.")] = False,
+    url: Annotated[str, typer.Option(help="With --claimreview: where it will be published.")] = "",
+    publisher: Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a claim against the sources: evidence for and against, quoted, and a verdict."""
+    from assistant.checking import Checker, check_claim_text
+    from assistant.claimreview import export
+    from assistant.index import IndexReader
+    from assistant.retrieval import Retriever, make_filters
+    from assistant.stance import load_verifier
+
+    settings = _settings(index)
+    filters = make_filters(publishers=publisher, since=since, until=until)
+    if claim == "-" and not as_json:
+        raise QueryError("reading claims from stdin (-) needs --json")
+    if claimreview and (text or claim == "-"):
+        raise QueryError("--claimreview exports one claim: it does not combine with --text or -")
+    if claim != "-":
+        claim = claim.strip() if text else check_claim_text(claim)  # fail before loading the model
+    embedder = _embedder(settings)
+    checker = Checker(Retriever(IndexReader(Path(settings.index)), embedder, settings),
+                      load_verifier(settings, embedder))
+    if claim == "-":
+        for cid, line in _read_batch(sys.stdin):
+            try:
+                out: dict[str, Any] = {"id": cid, **checker.check(line, filters=filters).to_dict()}
+            except QueryError as exc:
+                out = {"id": cid, "claim": line, "error": {"code": "bad_query", "message": str(exc)}}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    if text:
+        verdicts = checker.check_text(claim, filters=filters)
+        if as_json:
+            typer.echo(json.dumps({"text": claim, "claims": [v.to_dict() for v in verdicts]},
+                                  ensure_ascii=False))
+            return
+        if not verdicts:
+            typer.echo("No check-worthy sentences (facts with names, numbers or events) found.")
+        for n, v in enumerate(verdicts, start=1):
+            typer.secho(f"Claim {n} of {len(verdicts)}: {v.claim}", bold=True, underline=True)
+            _print_verdict(v)
+            typer.echo("")
+        return
+    verdict = checker.check(claim, filters=filters)
+    if claimreview:
+        typer.echo(json.dumps(export(verdict, author=settings.publisher_name,
+                                     author_url=settings.publisher_url, url=url),
+                              ensure_ascii=False, indent=None if as_json else 2))
+    elif as_json:
+        typer.echo(json.dumps({"id": None, **verdict.to_dict()}, ensure_ascii=False))
+    else:
+        _print_verdict(verdict)
+
+
+_VERDICT_COLOUR = {"supported": "green", "refuted": "red", "conflicting": "yellow",
+                   "not_enough_info": "blue"}
+
+
+def _print_verdict(v: Any) -> None:
+    width = min(100, max(60, _terminal_width() - 4))
+    for fc in v.fact_checks:
+        typer.secho(f"Already fact-checked: {fc.rating}", bold=True)
+        typer.echo(f"  “{fc.claim}” — {', '.join(p for p in (fc.author, fc.published, fc.url) if p)}")
+    label = v.verdict.replace("_", " ")
+    typer.secho(f"Verdict: {label} (confidence {v.confidence:.2f})", bold=True,
+                fg=_VERDICT_COLOUR.get(v.verdict))
+    typer.echo(f"  sources supporting: {v.sources_supporting}, refuting: {v.sources_refuting}"
+               + (f"; counted once: {', '.join(' = '.join(g) for g in v.merged)}" if v.merged else ""))
+    for e in v.evidence:
+        c = e.citation
+        typer.secho(f"[{c.n}] {e.stance.upper()} — {_cite_line(c)}", bold=e.stance != "neutral")
+        typer.echo(textwrap.indent(textwrap.fill(f"“{e.quote}”", width), "    "))
+        typer.echo(f"    {c.source} [{c.char_start}:{c.char_end}]")
+
+
+@app.command()
+@handle_errors
 def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds and how it was built."""
     from assistant.errors import IndexNotFoundError
@@ -353,7 +441,9 @@ def mcp(index: IndexOpt = None) -> None:
 @app.command("eval")
 @handle_errors
 def evaluate(
-    dataset: Annotated[str, typer.Argument(help="seeds, scifact or all.")] = "all",
+    dataset: Annotated[str, typer.Argument(
+        help="seeds (questions and claims), scifact (retrieval), scifact-verify (claim "
+             "verification) or all.")] = "all",
     data: Annotated[Path, typer.Option(help="Folder of the evaluation files.")] = Path("../shared/eval"),
     seeds: Annotated[Path, typer.Option(help="The seed articles.")] = Path("../shared/seeds"),
     index: Annotated[Path | None, typer.Option(
@@ -364,23 +454,37 @@ def evaluate(
         "--check", help="Exit 1 when the seeds results fall below CI's bar.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure answer quality (seeds questions) and retrieval quality (SciFact)."""
-    from assistant.eval import run_scifact, run_seeds_questions, seeds_gate_failures
+    """Measure answers and claim checks (seeds), retrieval and claim verification (SciFact)."""
+    from assistant.eval import (
+        claims_gate_failures,
+        run_scifact,
+        run_scifact_verify,
+        run_seeds_claims,
+        run_seeds_questions,
+        seeds_gate_failures,
+    )
 
-    if dataset not in ("seeds", "scifact", "all"):
-        raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact or all")
+    if dataset not in ("seeds", "scifact", "scifact-verify", "all"):
+        raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact, "
+                         "scifact-verify or all")
     root = index or Path("index-eval")
     base = _settings(root / "seeds")
     embedder = _embedder(base)
     results: dict[str, Any] = {}
     if dataset in ("seeds", "all"):
         results["seeds"] = run_seeds_questions(data, seeds, settings=base, embedder=embedder)
+        results["seeds_claims"] = run_seeds_claims(data, seeds, settings=base, embedder=embedder)
     if dataset in ("scifact", "all"):
         results["scifact"] = run_scifact(
             data / "scifact", settings=_settings(root / "scifact"), embedder=embedder,
             modes=[m.strip() for m in modes.split(",") if m.strip()], limit=limit,
             progress=sys.stderr.isatty())
+    if dataset in ("scifact-verify", "all"):
+        results["scifact_verify"] = run_scifact_verify(data / "scifact", settings=base,
+                                                       embedder=embedder, limit=limit)
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
+    if "seeds_claims" in results:
+        failures += claims_gate_failures(results["seeds_claims"])
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False))
     else:
@@ -399,6 +503,19 @@ def _print_eval(results: dict[str, Any]) -> None:
             typer.echo(f"  {key:<32} {r[key]}")
         for miss in r["misses"]:
             typer.echo(f"  miss: {miss['id']} (abstained={miss['abstained']}): {miss['first_quote']}")
+    if "seeds_claims" in results:
+        r = results["seeds_claims"]
+        typer.echo(f"Seeds claims ({r['claims']}, verifier {r['verifier']})")
+        for key in ("right", "accuracy", "macro_f1", "source_cited", "verbatim_rate"):
+            typer.echo(f"  {key:<32} {r[key]}")
+        for miss in r["misses"]:
+            typer.echo(f"  miss: {miss['id']} expected {miss['expected']}, got {miss['verdict']}")
+    if "scifact_verify" in results:
+        r = results["scifact_verify"]
+        typer.echo(f"SciFact verification ({r['claims']} held-out claims, {r['pairs']} "
+                   f"claim-abstract pairs, verifier {r['verifier']})")
+        for key in ("label_macro_f1", "f1_by_label", "label_accuracy", "rationale_recall"):
+            typer.echo(f"  {key:<32} {r[key]}")
     if "scifact" in results:
         r = results["scifact"]
         typer.echo(f"SciFact retrieval ({r['queries']} queries, {r['documents']} documents)")

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
                          "http://127.0.0.1:8080/v1.")
     llm_model: str = Field("default", description="Model name sent to the llm endpoint.")
     llm_api_key: str = Field("", description="API key for the llm endpoint, if it needs one.")
+    publisher_name: str = Field("Newsroom", description="The organisation named as author of "
+                                "exported ClaimReview JSON-LD.")
+    publisher_url: str = Field("", description="Its home page, for exported ClaimReviews.")
 
     # --- the HTTP service -----------------------------------------------------------------------
     api_keys: str = Field("", description="Comma-separated keys for write endpoints (and keyed "

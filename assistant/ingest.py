@@ -16,6 +16,7 @@ from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
 from assistant.index import IndexWriter, read_manifest
+from assistant.claimreview import FactCheck
 from assistant.models import Chunk, Document
 from assistant.sources import iter_documents
 
@@ -43,6 +44,7 @@ class IngestReport:
     errors: list[SourceError] = field(default_factory=list)
     reused_vectors: int = 0
     written: list[str] = field(default_factory=list)  # ids added or replaced
+    fact_checks: int = 0  # ClaimReviews added or replaced
     generation: int | None = None
     seconds: float = 0.0
 
@@ -54,6 +56,7 @@ class IngestReport:
             "skipped": self.skipped,
             "errors": [{"path": e.path, "line": e.line, "message": str(e)} for e in self.errors],
             "reused_vectors": self.reused_vectors,
+            "fact_checks": self.fact_checks,
             "generation": self.generation,
             "seconds": round(self.seconds, 3),
         }
@@ -74,9 +77,9 @@ def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedde
     return ingest_documents(items, settings=settings, embedder=embedder, progress=progress)
 
 
-def ingest_documents(items: Iterable[Document | SourceError], *, settings: Settings,
+def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, settings: Settings,
                      embedder: Embedder, progress: bool = False) -> IngestReport:
-    """Write Documents (SourceErrors are only reported) as one new generation of the index."""
+    """Write Documents and FactChecks (SourceErrors are only reported) as one new generation."""
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -88,12 +91,17 @@ def ingest_documents(items: Iterable[Document | SourceError], *, settings: Setti
         # Phase 1: read and chunk everything, so phase 2 can show an honest ETA.
         todo: list[tuple[Document, list[Chunk]]] = []
         seen: dict[str, str] = {}
+        checks: dict[str, FactCheck] = {}
         reading = tqdm(desc="reading", unit=" docs", file=sys.stderr, disable=not progress,
                        leave=False, mininterval=0.5, delay=1.0)
         for item in items:
             reading.update(1)
             if isinstance(item, SourceError):
                 report.errors.append(item)
+                continue
+            if isinstance(item, FactCheck):
+                if writer.store.fact_check_hash(item.key) != item.content_hash:
+                    checks[item.key] = item  # the last one read of the same key wins
                 continue
             if item.doc_id in seen:
                 report.errors.append(MalformedSourceError(
@@ -124,8 +132,13 @@ def ingest_documents(items: Iterable[Document | SourceError], *, settings: Setti
             _write_batch(writer, embedder, batch, report)
             bar.update(size)
         bar.close()
+        if checks:
+            vecs = embedder.embed([c.claim for c in checks.values()])
+            for fc, vec in zip(checks.values(), vecs, strict=True):
+                writer.store.add_fact_check(fc, vec)
+            report.fact_checks = len(checks)
 
-        if report.documents:
+        if report.documents or report.fact_checks:
             report.generation = writer.commit().generation
         else:
             old = writer.previous

@@ -1,4 +1,4 @@
-"""The MCP server: `search` and `ask` as Model Context Protocol tools, over stdio or HTTP.
+"""The MCP server: `search`, `ask` and `check` as Model Context Protocol tools, over stdio or HTTP.
 
 A thin layer over `Service`, like the HTTP API. Library errors become MCP tool errors (`isError`)
 carrying their message; anything else is logged here and reported without a traceback.
@@ -113,6 +113,42 @@ class AnswerResult(TypedDict):
     timings_ms: dict[str, float]
 
 
+class Evidence(TypedDict):
+    """A verbatim sentence, which way it points, and its citation."""
+
+    stance: str
+    score: float
+    quote: str
+    citation: Citation
+    probabilities: dict[str, float]
+
+
+class EarlierCheck(TypedDict):
+    """A fact-check already published on the same claim."""
+
+    claim: str
+    rating: str
+    published: str | None
+    url: str | None
+    author: str | None
+    similarity: float
+
+
+class VerdictResult(TypedDict):
+    """supported / refuted / conflicting / not_enough_info, with the evidence for and against."""
+
+    claim: str
+    verdict: str
+    confidence: float
+    fact_checks: list[EarlierCheck]
+    evidence: list[Evidence]
+    sources_supporting: int
+    sources_refuting: int
+    merged: list[list[str]]
+    verifier: str
+    timings_ms: dict[str, float]
+
+
 # --- the tools -----------------------------------------------------------------------------------
 
 async def _call(fn: Callable[[], T]) -> T:
@@ -141,8 +177,19 @@ def answer_text(answer: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def verdict_text(v: dict[str, Any]) -> str:
+    """The verdict, earlier fact-checks and each piece of evidence, for clients that show text."""
+    lines = [f"{fc['rating']} (already fact-checked: {fc['url'] or fc['claim']})"
+             for fc in v["fact_checks"]]
+    lines.append(f"Verdict: {v['verdict']} (confidence {v['confidence']:.2f}); sources "
+                 f"supporting: {v['sources_supporting']}, refuting: {v['sources_refuting']}")
+    for e in v["evidence"]:
+        lines += ["", f"{e['stance'].upper()}: “{e['quote']}”", _cite(e["citation"])]
+    return "\n".join(lines)
+
+
 def create_mcp(service: Service) -> MCPServer:
-    """An MCP server named "assistant" with the `search` and `ask` tools over `service`."""
+    """An MCP server named "assistant" with the `search`, `ask` and `check` tools."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     mcp: MCPServer = MCPServer("assistant", version=__version__, instructions=INSTRUCTIONS)
@@ -182,8 +229,21 @@ def create_mcp(service: Service) -> MCPServer:
         return CallToolResult(content=[TextContent(type="text", text=answer_text(answer))],
                               structured_content=answer)
 
-    # A `check` tool (verify a claim against the sources) is to be added here, likewise.
-    for tool in (search, ask):
+    async def check(
+        claim: Annotated[str, Field(description="One factual statement to check.")],
+    ) -> Annotated[CallToolResult, VerdictResult]:
+        """Check a claim against the indexed documents: which sources support it, which refute it.
+
+        `verdict` is supported, refuted, conflicting or not_enough_info; `evidence` lists verbatim
+        sentences with their stance and citation (doc_id, char_start:char_end); near-duplicate
+        documents count once in `sources_supporting`/`sources_refuting`. `fact_checks` lists the
+        newsroom's earlier published checks of the same claim.
+        """
+        verdict = (await _call(partial(service.check, claim))).to_dict()
+        return CallToolResult(content=[TextContent(type="text", text=verdict_text(verdict))],
+                              structured_content=verdict)
+
+    for tool in (search, ask, check):
         # getdoc, not __doc__ (what the SDK takes): the description without the indentation.
         mcp.add_tool(tool, description=inspect.getdoc(tool), annotations=READ_ONLY)
     return mcp

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assistant.answering import Answer, Answerer
 from assistant.chat import Conversations, standalone_question
+from assistant.checking import Checker, Verdict
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import AssistantError, IndexNotFoundError
@@ -21,6 +22,7 @@ from assistant.ingest import IngestReport, ingest_documents
 from assistant.ingest import remove as remove_documents
 from assistant.models import Document, SearchHit
 from assistant.retrieval import Retriever
+from assistant.stance import StanceVerifier, load_verifier
 from assistant.store import Filters
 
 log = logging.getLogger("assistant")
@@ -41,6 +43,8 @@ class Service:
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations)
         self._answerer: Answerer | None = None
+        self._checker: Checker | None = None
+        self._verifier: StanceVerifier | None = None
         self._manifest_mtime: int | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -95,6 +99,7 @@ class Service:
         assert self.embedder is not None
         reader = IndexReader(root)
         self._answerer = Answerer(Retriever(reader, self.embedder, self.settings))
+        self._checker = None  # made on the first check of this generation
         self._manifest_mtime = mtime
         self.error = None
         log.info("index generation %s loaded (%s)", reader.generation, reader.manifest.counts)
@@ -145,6 +150,25 @@ class Service:
         conv.add(message, question, answer)
         return conv.id, question, answer
 
+    def checker(self) -> Checker:
+        """The claim checker over the newest generation, with the configured stance verifier."""
+        answerer = self.answerer()
+        with self._lock:
+            if self._verifier is None:
+                assert self.embedder is not None
+                self._verifier = load_verifier(self.settings, self.embedder)
+            if self._checker is None or self._checker.retriever is not answerer.retriever:
+                self._checker = Checker(answerer.retriever, self._verifier)
+            return self._checker
+
+    def check(self, claim: str, *, filters: Filters | None = None) -> Verdict:
+        """A Verdict on one claim: evidence with stances, corroboration, earlier fact-checks."""
+        return self.checker().check(claim, filters=filters)
+
+    def check_text(self, text: str, *, filters: Filters | None = None) -> list[Verdict]:
+        """A Verdict for each check-worthy sentence of a paragraph."""
+        return self.checker().check_text(text, filters=filters)
+
     def get_document(self, doc_id: str) -> Document | None:
         """A stored document by id."""
         return self.retriever().reader.store.get_document(doc_id)
@@ -167,7 +191,7 @@ class Service:
             raise NotReadyError("the service is still loading the model")
         with self._write_lock:
             report = ingest_documents(items, settings=self.settings, embedder=self.embedder)
-            if report.documents:
+            if report.documents or report.fact_checks:
                 with self._lock:
                     self._reload(force=True)
         return report

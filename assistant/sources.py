@@ -1,4 +1,5 @@
-"""Reading source files (.txt, .md, .html, .jsonl) into Documents with metadata."""
+"""Reading source files (.txt, .md, .html, .jsonl) into Documents with metadata, and
+ClaimReview fact-checks (.jsonld/.json files, and JSON-LD inside .html pages)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from assistant.errors import (
     TooLargeError,
     UnsupportedSourceError,
 )
+from assistant.claimreview import FactCheck
+from assistant.claimreview import from_html as claimreviews_in_html
+from assistant.claimreview import read_json as read_claimreviews
 from assistant.models import Document
 from assistant.text import looks_like_headline, normalize_text
 
@@ -26,7 +30,8 @@ TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
-SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+JSONLD_SUFFIXES = {".jsonld", ".json"}
+SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | JSONLD_SUFFIXES
 
 # Leading bytes of common binary formats that contain no NUL early on.
 _MAGIC = {
@@ -41,7 +46,7 @@ _MAGIC = {
 METADATA_FIELDS = ("title", "publisher", "author", "url", "published")
 
 
-def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | SourceError]:
+def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | FactCheck | SourceError]:
     """Every Document found under `paths`, and a SourceError for each file or record that fails.
 
     A folder is walked recursively (hidden entries and unknown file types are skipped) and its
@@ -62,7 +67,7 @@ def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | 
             yield from read_file(path, root=path.parent, max_bytes=max_bytes)
 
 
-def read_upload(name: str, data: bytes, *, max_bytes: int) -> list[Document | SourceError]:
+def read_upload(name: str, data: bytes, *, max_bytes: int) -> list[Document | FactCheck | SourceError]:
     """The Documents of an uploaded file, read exactly as `assistant ingest` reads files.
 
     Only the base name of `name` is used (it becomes the doc id); no path from a request ever
@@ -98,7 +103,7 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | SourceError]:
+def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | FactCheck | SourceError]:
     """The Documents of one file (one, or one per JSONL line), or the errors that stop them."""
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
     suffix = path.suffix.lower()
@@ -108,9 +113,15 @@ def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | 
             return
         raw = _read_bytes(path, max_bytes)
         text = _decode(path, raw)
-        if suffix in MARKDOWN_SUFFIXES:
+        if suffix in JSONLD_SUFFIXES:
+            yield from read_claimreviews(path, rel, text)
+        elif suffix in MARKDOWN_SUFFIXES:
             yield _from_markdown(path, rel, text)
         elif suffix in HTML_SUFFIXES:
+            from selectolax.lexbor import LexborHTMLParser
+
+            # A fact-check page carries its ClaimReview as JSON-LD beside the article text.
+            yield from claimreviews_in_html(LexborHTMLParser(text), rel)
             yield _from_html(path, rel, text)
         else:
             yield _from_text(path, rel, text)
@@ -340,7 +351,7 @@ def _html_text(root: Any) -> str:
     return "".join(out)
 
 
-def _read_jsonl(path: Path, rel: str, max_bytes: int) -> Iterator[Document | SourceError]:
+def _read_jsonl(path: Path, rel: str, max_bytes: int) -> Iterator[Document | FactCheck | SourceError]:
     found = False
     with path.open("rb") as fh:
         _check_not_binary(path, fh.read(8192))

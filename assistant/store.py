@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
+from assistant.claimreview import FactCheck
 from assistant.errors import IndexCorruptError, QueryError
 from assistant.models import Chunk, Document
 
@@ -43,6 +47,13 @@ CREATE TABLE IF NOT EXISTS words (
     word TEXT PRIMARY KEY,
     df INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_checks (
+    key TEXT PRIMARY KEY,
+    claim TEXT NOT NULL,
+    data TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, section, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -231,7 +242,36 @@ class Store:
         c.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return ids
 
+    def add_fact_check(self, fc: FactCheck, vector: np.ndarray) -> None:
+        """Insert or replace a published fact-check with the embedding of its claim."""
+        with self._lock:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO fact_checks (key, claim, data, content_hash, vector) "
+                "VALUES (?,?,?,?,?)", (fc.key, fc.claim, json.dumps(fc.to_dict(), ensure_ascii=False),
+                                       fc.content_hash, np.asarray(vector, np.float32).tobytes()))
+
+    def delete_fact_check(self, key: str) -> bool:
+        """Remove a fact-check by key; True when it was there."""
+        with self._lock:
+            return self.conn.execute("DELETE FROM fact_checks WHERE key = ?", (key,)).rowcount > 0
+
     # --- reads --------------------------------------------------------------------------------
+
+    def fact_check_hash(self, key: str) -> str | None:
+        """The stored content hash of a fact-check, or None if absent."""
+        rows = self._q("SELECT content_hash FROM fact_checks WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def fact_checks(self) -> tuple[list[FactCheck], np.ndarray]:
+        """Every stored fact-check and the matrix of their claims' embeddings (row per check)."""
+        try:
+            rows = self._q("SELECT data, vector FROM fact_checks ORDER BY key")
+        except sqlite3.OperationalError:  # a generation written before fact-checks existed
+            return [], np.zeros((0, 0), np.float32)
+        checks = [FactCheck(**json.loads(r[0])) for r in rows]
+        vecs = (np.vstack([np.frombuffer(r[1], np.float32) for r in rows]) if rows
+                else np.zeros((0, 0), np.float32))
+        return checks, vecs
 
     def content_hash(self, doc_id: str) -> str | None:
         """The stored content hash of a document, or None if absent."""

@@ -287,6 +287,41 @@ def test_queries_stay_correct_while_documents_are_added(open_server):
     assert c.get("/v1/documents", params={"limit": 1}).json()["total"] >= 32
 
 
+TURKEY = "Turkey has joined Western sanctions against Russia."
+
+
+def test_check_claims_and_paragraphs(open_server):
+    c = open_server.client
+    r = c.post("/v1/check", json={"claim": TURKEY})
+    assert r.status_code == 200, r.text
+    v = r.json()
+    assert v["verdict"] == "refuted" and v["sources_refuting"] == 1 and v["fact_checks"] == []
+    assert v["evidence"][0]["stance"] == "refutes"
+    for e in v["evidence"]:
+        cit = e["citation"]
+        assert stored_text(c, cit["doc_id"])[cit["char_start"]:cit["char_end"]] == e["quote"]
+
+    text = f"{TURKEY} What happens next? India has become a major buyer of Russian oil."
+    r = c.post("/v1/check", json={"text": text})
+    assert r.status_code == 200, r.text
+    assert [(x["claim"], x["verdict"]) for x in r.json()["claims"]] == [
+        (TURKEY, "refuted"), ("India has become a major buyer of Russian oil.", "supported")]
+
+    for body in ({}, {"claim": TURKEY, "text": text}, {"claim": "x" * 1001}, {"claim": 3}):
+        r = c.post("/v1/check", json=body)
+        assert r.status_code == 422 and r.json()["code"] == "invalid_request", body
+    r = c.post("/v1/check", json={"claim": "   "})
+    assert r.status_code == 422 and r.json() == {"code": "bad_query", "message": "the claim is empty"}
+
+    r = c.post("/v1/check/claimreview", params={"url": "https://news.example/c/1"},
+               json={"claim": TURKEY})
+    assert r.status_code == 200, r.text
+    review = r.json()
+    assert review["@type"] == "ClaimReview" and review["reviewRating"]["ratingValue"] == 1
+    assert review["url"] == "https://news.example/c/1" and review["claimReviewed"] == TURKEY
+    assert c.post("/v1/check/claimreview", json={"text": text}).status_code == 422
+
+
 def test_mcp_on_the_served_app_and_cli(open_server, index_dir):
     """The MCP tools over streamable HTTP at /mcp of `assistant serve`, and `assistant mcp`."""
     import sys
@@ -301,7 +336,10 @@ def test_mcp_on_the_served_app_and_cli(open_server, index_dir):
         with anyio.fail_after(240):
             async with Client(f"{open_server.url}/mcp") as client:
                 tools = {t.name for t in (await client.list_tools()).tools}
-                assert {"search", "ask"} <= tools
+                assert {"search", "ask", "check"} <= tools
+                checked = await client.call_tool("check", {"claim": TURKEY})
+                assert not checked.is_error and checked.structured_content["verdict"] == "refuted"
+                assert "Verdict: refuted" in checked.content[0].text
                 res = await client.call_tool("ask", {"question": "Rosatom"})
                 assert not res.is_error and "Rosatom" in res.structured_content["quotes"][0]["text"]
             params = StdioServerParameters(command=sys.executable, cwd=REPO,

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant import __version__
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
-from assistant.api.routes import ask, chat, documents, health, openai, search, widget
+from assistant.api.routes import ask, chat, check, documents, health, openai, search, widget
 from assistant.config import Settings, get_settings
 from assistant.embedding import Embedder
 from assistant.errors import (
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.service = service
     app.state.metrics = Metrics(service.counts)
-    for module in (health, search, ask, chat, openai, documents, widget):
+    for module in (health, search, ask, check, chat, openai, documents, widget):
         app.include_router(module.router)
     # MCP over streamable HTTP; the exact route answers /mcp itself (no redirect to /mcp/).
     app.mount("/mcp", mcp_app)

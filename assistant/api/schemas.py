@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Error(BaseModel):
@@ -151,6 +153,7 @@ class IngestResult(BaseModel):
     added: list[str] = Field(..., description="Ids added or replaced.")
     skipped: int = Field(..., description="Unchanged documents.")
     chunks: int
+    fact_checks: int = Field(0, description="Published fact-checks (ClaimReview) added or replaced.")
     errors: list[IngestError]
     generation: int | None
 
@@ -196,3 +199,62 @@ class WidgetToken(BaseModel):
     token: str
     expires_in: int
     origin: str
+
+
+class CheckRequest(BaseModel):
+    """One claim, or a paragraph to split into check-worthy claims; not both."""
+
+    model_config = ConfigDict(extra="forbid")
+    claim: str | None = Field(None, max_length=1000, description="One statement to check.")
+    text: str | None = Field(None, max_length=10000,
+                             description="A paragraph; each check-worthy sentence is checked.")
+    filters: Filters | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CheckRequest:
+        if (self.claim is None) == (self.text is None):
+            raise ValueError("send either `claim` (one statement) or `text` (a paragraph)")
+        return self
+
+
+class EvidenceOut(BaseModel):
+    """A verbatim sentence and which way it points."""
+
+    stance: Literal["supports", "refutes", "neutral"]
+    score: float
+    quote: str
+    citation: Citation
+    probabilities: dict[str, float] = {}
+
+
+class EarlierCheck(BaseModel):
+    """A fact-check already published on the same claim (schema.org ClaimReview)."""
+
+    claim: str
+    rating: str
+    published: str | None
+    url: str | None
+    author: str | None
+    similarity: float
+
+
+class Verdict(BaseModel):
+    """Evidence for and against a claim, counted by distinct source, and a verdict."""
+
+    claim: str
+    verdict: Literal["supported", "refuted", "conflicting", "not_enough_info"]
+    confidence: float = Field(..., ge=0, le=1)
+    fact_checks: list[EarlierCheck] = Field(..., description="Earlier published checks, best first.")
+    evidence: list[EvidenceOut]
+    sources_supporting: int = Field(..., description="Distinct sources; near-duplicates once.")
+    sources_refuting: int
+    merged: list[list[str]] = Field([], description="Near-duplicate documents counted as one.")
+    verifier: str = ""
+    timings_ms: dict[str, float] = {}
+
+
+class TextVerdicts(BaseModel):
+    """The verdicts on each check-worthy sentence of a paragraph."""
+
+    text: str
+    claims: list[Verdict]

@@ -19,6 +19,7 @@ from assistant.api.schemas import (
     Error,
     IngestResult,
 )
+from assistant.claimreview import FactCheck
 from assistant.errors import SourceError
 from assistant.ingest import IngestReport
 from assistant.models import Document
@@ -31,9 +32,11 @@ MAX_UPLOAD_FILES = 20
 def _result(report: IngestReport) -> JSONResponse:
     body = IngestResult(
         added=report.written, skipped=report.skipped, chunks=report.chunks, generation=report.generation,
+        fact_checks=report.fact_checks,
         errors=[{"path": e.path, "line": e.line, "message": str(e)} for e in report.errors])
     # All bad: nothing was written, and the status says so.
-    status = 422 if report.errors and not report.documents and not report.skipped else 201
+    wrote = report.documents or report.fact_checks or report.skipped
+    status = 422 if report.errors and not wrote else 201
     return JSONResponse(body.model_dump(), status_code=status)
 
 
@@ -62,14 +65,16 @@ async def add_documents(body: DocumentIn | DocumentBatch, service: ServiceDep,
 
 
 @router.post("/upload", status_code=201, response_model=IngestResult,
-             summary="Add documents from files (.txt .md .html .jsonl)",
+             summary="Add documents from files (.txt .md .html .jsonl; ClaimReview .jsonld)",
              responses={401: {"model": Error}, 403: {"model": Error}, 422: {"model": Error}})
 async def upload_documents(files: Annotated[list[UploadFile], File(description="Files to add.")],
                            service: ServiceDep, _: WriteAccess) -> JSONResponse:
-    """Files are read exactly as `assistant ingest` reads them; a file's doc id is its name."""
+    """Files are read exactly as `assistant ingest` reads them; a file's doc id is its name.
+    Published fact-checks (schema.org ClaimReview JSON-LD in .jsonld/.json files or in .html
+    pages) are stored for matching new claims against."""
     if len(files) > MAX_UPLOAD_FILES:
         raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
-    items: list[Document | SourceError] = []
+    items: list[Document | FactCheck | SourceError] = []
     for f in files:
         data = await f.read()
         items.extend(read_upload(f.filename or "", data, max_bytes=service.settings.max_file_bytes))
@@ -80,7 +85,7 @@ async def upload_documents(files: Annotated[list[UploadFile], File(description="
 @router.get("", response_model=DocumentList, summary="List documents")
 async def list_documents(service: ServiceDep, _: ReadAccess,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         offset: Annotated[int, Query(ge=0)] = 0) -> DocumentList:
+                         offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> DocumentList:
     """Documents by id, a page at a time (without their text)."""
     total, docs = await run_in_threadpool(service.list_documents, limit=limit, offset=offset)
     return DocumentList(total=total, limit=limit, offset=offset,

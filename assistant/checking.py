@@ -1,0 +1,203 @@
+"""Claim checking: evidence sentences for and against a claim, stance, corroboration, verdict."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from assistant.answering import Citation, features, verified_quote
+from assistant.calibration import Calibration
+from assistant.claimreview import FactCheck, matches
+from assistant.dedup import groups
+from assistant.errors import QueryError
+from assistant.evidence import EvidenceFinder, expand_dependent
+from assistant.retrieval import Retriever
+from assistant.spelling import correct
+from assistant.stance import StanceVerifier
+from assistant.store import Filters
+from assistant.text import normalize_text, sentence_spans
+
+MAX_CLAIM_CHARS = 1000
+MAX_TEXT_CHARS = 10000
+MAX_CLAIMS = 25  # check-worthy sentences per paragraph; each takes about half a second
+MAX_EVIDENCE = 8
+# A sentence counts as bearing on the claim when the answer model would quote it with at least
+# this confidence (lower than for answers: a refuting sentence shares less wording).
+RELEVANCE = 0.3
+STANCE_MIN = 0.5  # a stance probability below this is not taken as that stance
+VERDICTS = ("supported", "refuted", "conflicting", "not_enough_info")
+
+
+@dataclass
+class Evidence:
+    """One verbatim sentence, its stance towards the claim, and where it comes from."""
+
+    stance: str
+    score: float
+    quote: str
+    citation: Citation
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class EarlierCheck:
+    """A fact-check the newsroom already published on the same claim."""
+
+    claim: str
+    rating: str
+    published: str | None
+    url: str | None
+    author: str | None
+    similarity: float
+
+
+@dataclass
+class Verdict:
+    """The result of checking one claim (DESIGN.md)."""
+
+    claim: str
+    verdict: str
+    confidence: float
+    fact_checks: list[EarlierCheck]  # earlier published checks of this claim, shown first
+    evidence: list[Evidence]
+    sources_supporting: int
+    sources_refuting: int
+    merged: list[list[str]] = field(default_factory=list)  # near-duplicate documents counted once
+    verifier: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def check_claim_text(claim: object, limit: int = MAX_CLAIM_CHARS) -> str:
+    """The stripped claim, or a QueryError saying what is wrong with it."""
+    if not isinstance(claim, str) or not claim.strip():
+        raise QueryError("the claim is empty")
+    if len(claim) > limit:
+        raise QueryError(f"the claim is {len(claim)} characters long; the limit is {limit}: "
+                         "check one statement at a time, or send a paragraph as `text`")
+    return claim.strip()
+
+
+class Checker:
+    """Checks claims against one index generation with one stance verifier."""
+
+    def __init__(self, retriever: Retriever, verifier: StanceVerifier, *,
+                 calibration: Calibration | None = None) -> None:
+        self.retriever = retriever
+        self.verifier = verifier
+        self.finder = EvidenceFinder(retriever, chunks=12)
+        self.calibration = calibration or Calibration.load()
+        self._fact_checks: tuple[list[FactCheck], object] | None = None
+
+    def earlier_checks(self, claim: str) -> list[EarlierCheck]:
+        """Published fact-checks of the same claim (loaded once per index generation)."""
+        if self._fact_checks is None:
+            self._fact_checks = self.retriever.reader.store.fact_checks()
+        checks, vectors = self._fact_checks
+        if not checks:
+            return []
+        vec = self.retriever.embedder.embed([claim])[0]
+        return [EarlierCheck(claim=fc.claim, rating=fc.rating, published=fc.published,
+                             url=fc.url, author=fc.author, similarity=sim)
+                for fc, sim in matches(claim, vec, checks, vectors)]  # type: ignore[arg-type]
+
+    def check(self, claim: str, *, filters: Filters | None = None) -> Verdict:
+        """A Verdict with every relevant sentence, its stance and citation."""
+        started = time.perf_counter()
+        claim = check_claim_text(claim)
+        dictionary = getattr(self.retriever.embedder, "vocabulary", frozenset())
+        query = correct(claim, self.retriever.reader.store, dictionary)
+        earlier = self.earlier_checks(claim)
+        sents = self.finder.find(query, filters=filters)
+        relevant = [s for s in sents
+                    if self.calibration.confidence(features(s)) >= RELEVANCE][:MAX_EVIDENCE]
+        relevant = [expand_dependent(s) for s in relevant]
+        stances = self.verifier.judge(query, [s.text for s in relevant])
+        judged = time.perf_counter()
+
+        evidence: list[Evidence] = []
+        store = self.retriever.reader.store
+        for s, st in zip(relevant, stances, strict=True):
+            quote = verified_quote(store, s, len(evidence) + 1)
+            if quote is None:
+                continue
+            label = st.label if getattr(st, st.label) >= STANCE_MIN else "neutral"
+            relevance = self.calibration.confidence(features(s))
+            evidence.append(Evidence(
+                stance=label, score=round(relevance * getattr(st, label), 4), quote=quote.text,
+                citation=quote.citation, probabilities={
+                    "supports": round(st.supports, 4), "refutes": round(st.refutes, 4),
+                    "neutral": round(st.neutral, 4)}))
+        # Strongest evidence first: decided stances before neutral ones.
+        evidence.sort(key=lambda e: (e.stance == "neutral", -e.score))
+        for n, e in enumerate(evidence, start=1):
+            e.citation.n = n
+
+        docs = {e.citation.doc_id: s.doc.text for e in evidence for s in relevant
+                if s.doc.doc_id == e.citation.doc_id}
+        clusters = groups(docs) if docs else []
+        group_of = {doc: i for i, members in enumerate(clusters) for doc in members}
+        supporting = {group_of[e.citation.doc_id] for e in evidence if e.stance == "supports"}
+        refuting = {group_of[e.citation.doc_id] for e in evidence if e.stance == "refutes"}
+        verdict, confidence = _decide(evidence, supporting, refuting)
+        return Verdict(
+            claim=claim, verdict=verdict, confidence=confidence, fact_checks=earlier,
+            evidence=evidence,
+            sources_supporting=len(supporting), sources_refuting=len(refuting),
+            merged=[g for g in clusters if len(g) > 1], verifier=self.verifier.name,
+            timings_ms={"evidence_and_stance": round((judged - started) * 1000, 1),
+                        "total": round((time.perf_counter() - started) * 1000, 1)})
+
+    def check_text(self, text: str, *, filters: Filters | None = None) -> list[Verdict]:
+        """Split a paragraph into check-worthy claims and check each."""
+        if not isinstance(text, str) or not text.strip():
+            raise QueryError("the text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise QueryError(f"the text is {len(text)} characters long; the limit is "
+                             f"{MAX_TEXT_CHARS}")
+        claims = check_worthy(text)
+        if len(claims) > MAX_CLAIMS:
+            raise QueryError(f"the text has {len(claims)} check-worthy sentences; the limit is "
+                             f"{MAX_CLAIMS}: send it in parts")
+        return [self.check(c, filters=filters) for c in claims]
+
+
+def _decide(evidence: list[Evidence], supporting: set[int], refuting: set[int]) -> tuple[str, float]:
+    best = {stance: max((e.probabilities[stance] for e in evidence if e.stance == stance),
+                        default=0.0) for stance in ("supports", "refutes")}
+    if supporting and refuting:
+        return "conflicting", round(min(best["supports"], best["refutes"]), 3)
+    if supporting:
+        return "supported", round(best["supports"], 3)
+    if refuting:
+        return "refuted", round(best["refutes"], 3)
+    # Confidence in "not enough info": how little the strongest evidence leaned either way.
+    lean = max((max(e.probabilities["supports"], e.probabilities["refutes"]) for e in evidence),
+               default=0.0)
+    return "not_enough_info", round(1.0 - lean, 3)
+
+
+_OPINION = re.compile(
+    r"\b(?:I|we)\s+(?:think|believe|feel|hope|guess)\b|\bin my (?:view|opinion)\b|\bshould\b|"
+    r"\bmust\b|\bought to\b|\b(?:best|worst|beautiful|terrible|awful|wonderful|amazing)\b|"
+    r"\bperhaps\b|\bmaybe\b", re.IGNORECASE)
+_FACTUAL = re.compile(r"\d|\b[A-Z][a-z]+|\b(?:has|have|had|is|are|was|were|will|did|does)\b")
+
+
+def check_worthy(text: str) -> list[str]:
+    """Sentences that assert checkable facts (names, numbers, events), not questions or opinions."""
+    text = normalize_text(text)
+    out = []
+    for start, end in sentence_spans(text):
+        s = text[start:end].strip()
+        words = s.split()
+        if len(words) < 4 or s.endswith("?") or _OPINION.search(s):
+            continue
+        # A fact names something or someone, or gives a number, beyond the sentence's first word.
+        if re.search(r"\d", s) or re.search(r"\b[A-Z][\w'’-]+", " ".join(words[1:])):
+            out.append(s)
+    return out
