@@ -96,6 +96,8 @@ class Answerer:
             if len(chosen) >= MAX_QUOTES:
                 break
             same_doc = any(c.doc.doc_id == s.doc.doc_id for c in chosen)
+            if any(" ".join(c.text.split()) == " ".join(s.text.split()) for c in chosen):
+                continue  # the same sentence in a republished copy is not a second source
             # Other documents join when they score close to the best (corroboration); a second
             # sentence of a cited document only when it is nearly as good (a close call).
             ratio = RUNNER_UP_RATIO if same_doc else SUPPORT_RATIO

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     backend: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Embedding runtime: onnx (int8 ONNX Runtime, default model only), "
         "torch (sentence-transformers fp32), or auto (onnx where it loads, else torch).")
+    vector_index: Literal["auto", "flat", "sq8", "ivf-sq8"] = Field(
+        "auto", description="FAISS index kind: flat (exact), sq8 (4x smaller), ivf-sq8 (fast at "
+        "millions of chunks); auto is flat up to 1,000,000 chunks and ivf-sq8 above.")
     embed_batch_size: int = Field(32, ge=1, le=4096)
     chunk_size: int = Field(160, ge=16, le=2000, description="Most words in a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by neighbours.")

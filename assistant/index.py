@@ -34,7 +34,7 @@ from assistant.errors import (
     IndexNotFoundError,
 )
 from assistant.store import Store
-from assistant.vectors import VectorIndex
+from assistant.vectors import COMPRESS_ABOVE, KINDS, VectorIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -153,8 +153,13 @@ def write_lock(root: Path) -> Iterator[None]:
 class IndexWriter:
     """Builds the next generation; `commit()` makes it live, anything else leaves no trace."""
 
-    def __init__(self, root: Path, *, model_id: str, dim: int, chunker: dict[str, Any]) -> None:
+    def __init__(self, root: Path, *, model_id: str, dim: int, chunker: dict[str, Any],
+                 vector_index: str = "auto") -> None:
+        if vector_index not in ("auto", *KINDS):
+            raise ConfigError(f"ASSISTANT_VECTOR_INDEX must be auto or one of {', '.join(KINDS)}, "
+                              f"got {vector_index!r}")
         self.root = root
+        self.vector_index = vector_index
         self._lock = write_lock(root)
         self._lock.__enter__()
         try:
@@ -203,6 +208,13 @@ class IndexWriter:
         self.manifest.counts = self.store.counts()
         self.store.close()
         _fsync(self.root / self.manifest.store_file)
+        n = self.manifest.counts["chunks"]
+        want = self.vector_index if self.vector_index != "auto" else (
+            "ivf-sq8" if n > COMPRESS_ABOVE else "flat")
+        if want != self.vectors.kind and (self.vector_index != "auto" or want != "flat"):
+            # Re-encode (and train) once, when the setting changes or the index grows past the
+            # size `auto` compresses at; never back to flat by itself.
+            self.vectors = self.vectors.converted(want)
         self.vectors.save(self.root / self.manifest.vectors_file)
         if len(self.vectors) != self.manifest.counts["chunks"]:
             raise IndexCorruptError(

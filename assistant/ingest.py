@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty, Queue
 
 import numpy as np
 
@@ -21,7 +24,6 @@ from assistant.models import Chunk, Document
 from assistant.sources import iter_documents
 
 EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
-PROGRESS_MIN_DOCS = 5  # below this, a progress bar is noise
 
 
 def embedding_text(title: str | None, section: str | None, text: str) -> str:
@@ -87,51 +89,68 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
     chunker = _chunker(settings)
     root = Path(settings.index)
     with IndexWriter(root, model_id=embedder.model_id, dim=embedder.dim,
-                     chunker=chunker.settings()) as writer:
-        # Phase 1: read and chunk everything, so phase 2 can show an honest ETA.
-        todo: list[tuple[Document, list[Chunk]]] = []
+                     chunker=chunker.settings(), vector_index=settings.vector_index) as writer:
+        # Reading and chunking run in a thread, ahead of embedding: the encoder never waits
+        # for the disk or the parsers, and they never wait for it (bounded queue).
+        ready: Queue[tuple[Document, list[Chunk]] | None] = Queue(maxsize=4 * EMBED_BATCH_CHUNKS)
         seen: dict[str, str] = {}
         checks: dict[str, FactCheck] = {}
-        reading = tqdm(desc="reading", unit=" docs", file=sys.stderr, disable=not progress,
-                       leave=False, mininterval=0.5, delay=1.0)
-        for item in items:
-            reading.update(1)
-            if isinstance(item, SourceError):
-                report.errors.append(item)
-                continue
-            if isinstance(item, FactCheck):
-                if writer.store.fact_check_hash(item.key) != item.content_hash:
-                    checks[item.key] = item  # the last one read of the same key wins
-                continue
-            if item.doc_id in seen:
-                report.errors.append(MalformedSourceError(
-                    item.source, f"duplicate document id {item.doc_id!r} (first seen in "
-                    f"{seen[item.doc_id]}); this one is skipped"))
-                continue
-            seen[item.doc_id] = item.source
-            if writer.store.content_hash(item.doc_id) == item.content_hash:
-                report.skipped += 1
-                continue
-            todo.append((item, chunker.split(item)))
-        reading.close()
+        failed: list[BaseException] = []
+        bar = tqdm(total=0, desc="ingesting", unit=" chunks", file=sys.stderr,
+                   disable=not progress, mininterval=0.5, delay=1.0)
+        stop = threading.Event()
 
-        # Phase 2: embed in batches (reusing vectors of texts already indexed) and write.
-        total = sum(len(c) for _, c in todo)
-        bar = tqdm(total=total, desc="embedding", unit=" chunks", file=sys.stderr,
-                   disable=not progress or len(todo) < PROGRESS_MIN_DOCS, mininterval=0.5)
-        batch: list[tuple[Document, list[Chunk]]] = []
-        size = 0
-        for doc, chunks in todo:
-            batch.append((doc, chunks))
-            size += len(chunks)
-            if size >= EMBED_BATCH_CHUNKS:
+        def read() -> None:
+            try:
+                for item in items:
+                    if stop.is_set():
+                        return
+                    if isinstance(item, SourceError):
+                        report.errors.append(item)
+                    elif isinstance(item, FactCheck):
+                        if writer.store.fact_check_hash(item.key) != item.content_hash:
+                            checks[item.key] = item  # the last one read of the same key wins
+                    elif item.doc_id in seen:
+                        report.errors.append(MalformedSourceError(
+                            item.source, f"duplicate document id {item.doc_id!r} (first seen in "
+                            f"{seen[item.doc_id]}); this one is skipped"))
+                    else:
+                        seen[item.doc_id] = item.source
+                        if writer.store.content_hash(item.doc_id) == item.content_hash:
+                            report.skipped += 1
+                            continue
+                        chunks = chunker.split(item)
+                        bar.total += len(chunks)
+                        ready.put((item, chunks))
+            except BaseException as exc:  # re-raised in the writing thread
+                failed.append(exc)
+            finally:
+                ready.put(None)
+
+        reader = threading.Thread(target=read, name="assistant-read", daemon=True)
+        reader.start()
+        try:
+            # Embed in batches (reusing vectors of texts already indexed) and write.
+            batch: list[tuple[Document, list[Chunk]]] = []
+            size = 0
+            while (got := ready.get()) is not None:
+                batch.append(got)
+                size += len(got[1])
+                if size >= EMBED_BATCH_CHUNKS:
+                    _write_batch(writer, embedder, batch, report)
+                    bar.update(size)
+                    batch, size = [], 0
+            if batch:
                 _write_batch(writer, embedder, batch, report)
                 bar.update(size)
-                batch, size = [], 0
-        if batch:
-            _write_batch(writer, embedder, batch, report)
-            bar.update(size)
-        bar.close()
+        finally:
+            stop.set()
+            while reader.is_alive():  # unblock a reader waiting on a full queue, then join it
+                with contextlib.suppress(Empty):
+                    ready.get(timeout=0.1)
+            bar.close()
+        if failed:
+            raise failed[0]
         if checks:
             vecs = embedder.embed([c.claim for c in checks.values()])
             for fc, vec in zip(checks.values(), vecs, strict=True):
@@ -182,7 +201,7 @@ def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], li
     removed: list[str] = []
     missing: list[str] = []
     with IndexWriter(root, model_id=manifest.embedder["model"], dim=int(manifest.embedder["dim"]),
-                     chunker=manifest.chunker) as writer:
+                     chunker=manifest.chunker, vector_index=settings.vector_index) as writer:
         for doc_id in dict.fromkeys(doc_ids):
             if writer.store.content_hash(doc_id) is None:
                 missing.append(doc_id)

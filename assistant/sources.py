@@ -177,6 +177,10 @@ def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: in
             fields[name] = parse_date(value, path=path, line=line)
         elif isinstance(value, (str, int, float)):
             fields[name] = normalize_text(str(value))
+            if name == "url" and not fields[name].lower().startswith(("http://", "https://")):
+                # Citations link to it: a javascript: or data: URL must never reach a page.
+                raise MalformedSourceError(path, f"url must start with http:// or https://, got "
+                                           f"{fields[name][:60]!r}", line=line)
         else:
             raise MalformedSourceError(path, f"{name!r} must be a string, got {type(value).__name__}",
                                        line=line)
@@ -299,6 +303,8 @@ def _from_html(path: Path, rel: str, text: str) -> Document:
         "publisher": meta('meta[property="og:site_name"]', 'meta[name="publisher"]'),
         "url": meta('link[rel="canonical"]', 'meta[property="og:url"]'),
     }
+    if fields["url"] and not fields["url"].lower().startswith(("http://", "https://")):
+        fields["url"] = None  # a relative canonical link names no original we can link to
     published = meta('meta[property="article:published_time"]', 'meta[name="date"]',
                      'meta[name="pubdate"]', 'meta[itemprop="datePublished"]', "time[datetime]")
     if published:

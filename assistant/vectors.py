@@ -1,4 +1,10 @@
-"""The FAISS vector index: exact inner product over normalised vectors, keyed by chunk id."""
+"""The FAISS vector index over normalised vectors, keyed by chunk id.
+
+Kinds (ASSISTANT_VECTOR_INDEX): `flat` (exact inner product, 1,536 bytes a chunk), `sq8` (8-bit
+scalar quantised, exhaustive, ~4x smaller), `ivf-sq8` (inverted lists over SQ8: probes a
+fraction of the lists, much faster at millions of chunks, recall measured by bench/large.py).
+`auto` keeps `flat` up to COMPRESS_ABOVE chunks and switches a generation to `ivf-sq8` above it.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,77 @@ def _faiss() -> Any:
     return faiss
 
 
-class VectorIndex:
-    """Chunk-id keyed vectors (IndexIDMap2 over IndexFlatIP: exact cosine on unit vectors)."""
+KINDS = ("flat", "sq8", "ivf-sq8")
+COMPRESS_ABOVE = 1_000_000  # chunks; `auto` switches to ivf-sq8 above this (see bench/large.py)
+NPROBE_SHARE = 1 / 64  # share of inverted lists probed per query
+EXACT_FILTERED = 20_000  # filtered IVF searches over at most this many chunks score each one
 
-    def __init__(self, dim: int, index: Any | None = None) -> None:
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n vectors: about 4·sqrt(n), at least 1."""
+    # k-means wants ~39 training points a list; fewer lists beat a warning and a poor split.
+    return max(1, min(65536, int(4 * n**0.5), n // 39))
+
+
+class VectorIndex:
+    """Chunk-id keyed vectors; inner product of unit vectors is their cosine."""
+
+    def __init__(self, dim: int, index: Any | None = None, *, kind: str = "flat",
+                 train: np.ndarray | None = None) -> None:
         faiss = _faiss()
         self.dim = dim
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if index is not None:
+            self._index = index
+        elif kind == "flat":
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif kind == "sq8":
+            sq = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
+                                            faiss.METRIC_INNER_PRODUCT)
+            sq.train(_training_sample(train, dim))
+            self._index = faiss.IndexIDMap2(sq)  # SQ renumbers on removal, as IDMap2 needs
+        elif kind == "ivf-sq8":
+            sample = _training_sample(train, dim)
+            nlist = ivf_lists(len(sample) if train is None else len(train))
+            ivf = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+            ivf.train(sample)
+            # IVF keeps our ids itself (an IDMap would break on removal); the hash table
+            # direct map makes reconstruct and remove work by id.
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            ivf.nprobe = max(1, int(nlist * NPROBE_SHARE))
+            self._index = ivf
+        else:
+            raise ValueError(f"vector index kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+    @property
+    def kind(self) -> str:
+        """flat, sq8 or ivf-sq8."""
+        faiss = _faiss()
+        inner = self._index.index if hasattr(self._index, "id_map") else self._index
+        inner = faiss.downcast_index(inner)
+        if isinstance(inner, faiss.IndexIVF):
+            return "ivf-sq8"
+        return "sq8" if isinstance(inner, faiss.IndexScalarQuantizer) else "flat"
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of everything stored (decoded, for compressed kinds)."""
+        faiss = _faiss()
+        if hasattr(self._index, "id_map"):
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            vecs = self._index.index.reconstruct_n(0, len(self)) if len(self) else \
+                np.zeros((0, self.dim), np.float32)
+            return ids, vecs
+        ivf = faiss.extract_index_ivf(self._index)
+        ids = np.concatenate([faiss.rev_swig_ptr(ivf.invlists.get_ids(i), ivf.invlists.list_size(i))
+                              .copy() for i in range(ivf.nlist)]).astype(np.int64)
+        return ids, np.vstack([self.reconstruct(int(i)) for i in ids]) if len(ids) else \
+            np.zeros((0, self.dim), np.float32)
+
+    def converted(self, kind: str) -> VectorIndex:
+        """The same vectors in an index of another kind (trained on them)."""
+        ids, vecs = self.all_vectors()
+        out = VectorIndex(self.dim, kind=kind, train=vecs if len(vecs) else None)
+        out.add(list(ids), vecs)
+        return out
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -75,14 +145,37 @@ class VectorIndex:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         params = None
+        ivf = not hasattr(self._index, "id_map")
         if allowed is not None:
             if not allowed:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+            if ivf and len(allowed) <= EXACT_FILTERED:
+                # A filter's few chunks may sit in lists the probe skips: score them all directly.
+                vecs = np.vstack([self.reconstruct(i) for i in allowed])
+                scores = vecs @ q[0]
+                top = np.argsort(-scores)[:k]
+                return [(int(allowed[i]), float(scores[i])) for i in top]
+            sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            # Probing every list keeps a filtered IVF search exhaustive (over 8-bit codes).
+            params = (faiss.SearchParametersIVF(sel=sel, nprobe=self._index.nlist) if ivf
+                      else faiss.SearchParameters(sel=sel))
         scores, ids = self._index.search(q, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
 
+def _training_sample(train: np.ndarray | None, dim: int) -> np.ndarray:
+    """Up to 200,000 training vectors (random unit vectors when there are none yet)."""
+    if train is None or len(train) == 0:
+        rng = np.random.default_rng(0)
+        train = rng.standard_normal((1000, dim)).astype(np.float32)
+        train /= np.linalg.norm(train, axis=1, keepdims=True)
+    if len(train) > 200_000:
+        train = train[np.random.default_rng(0).choice(len(train), 200_000, replace=False)]
+    return np.ascontiguousarray(train, dtype=np.float32)
+
+
 def set_search_threads(n: int) -> None:
-    """Limit FAISS's OpenMP threads; one is fastest for single queries on small machines."""
-    _faiss().omp_set_num_threads(n)
+    """Limit FAISS's OpenMP threads (0: all cores); one is fastest for single queries here."""
+    import os
+
+    _faiss().omp_set_num_threads(n or os.cpu_count() or 1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up .venv/ at the repo root: a CPU build of PyTorch, then the project (editable).
 #   scripts/setup.sh          runtime only
-#   scripts/setup.sh --test   runtime + test dependencies
+#   scripts/setup.sh --test   runtime + test dependencies (and Debian's chromium for the
+#                             browser tests, via apt-get, when /usr/bin/chromium is missing)
 # Re-running is cheap: what is installed already is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,14 @@ fi
 echo "setup: installing assistant$extras"
 "${pip[@]}" install -q -e ".$extras"
 .venv/bin/assistant --help >/dev/null
+
+# Browser tests drive the system chromium (Playwright cannot download browsers offline).
+if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+  echo "setup: installing chromium (apt-get) for the browser tests"
+  if ! { as_root apt-get update -qq \
+         && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+    echo "setup: warning: could not install chromium; the browser tests will be skipped" >&2
+  fi
+fi
 echo "setup: done (.venv/bin/assistant)"

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant import __version__
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
-from assistant.api.routes import ask, chat, check, documents, health, openai, search, widget
+from assistant.api.routes import ask, chat, check, documents, health, openai, search, widget, web
 from assistant.config import Settings, get_settings
 from assistant.embedding import Embedder
 from assistant.errors import (
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.service = service
     app.state.metrics = Metrics(service.counts)
-    for module in (health, search, ask, check, chat, openai, documents, widget):
+    for module in (health, search, ask, check, chat, openai, documents, widget, web):
         app.include_router(module.router)
     # MCP over streamable HTTP; the exact route answers /mcp itself (no redirect to /mcp/).
     app.mount("/mcp", mcp_app)
@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.origins(), allow_credentials=False,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type"], max_age=600)
+            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
+            max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 2**20))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 

@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.metrics import Metrics
+from assistant.api.routes.web import ASSETS
 from assistant.api.security import client_key
 
-# Probes and docs are never limited: orchestrators poll them.
+# Probes and docs are never limited (orchestrators poll them), nor are the static pages and
+# assets in ASSETS (one desk load is five requests).
 UNLIMITED = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
 
 
@@ -60,7 +62,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" \
-                or scope["path"].startswith(UNLIMITED):
+                or scope["path"].startswith(UNLIMITED) or scope["path"] in ASSETS:
             await self.app(scope, receive, send)
             return
         key = client_key(Request(scope))

@@ -61,6 +61,9 @@ def require_read(request: Request) -> None:
     if is_api_key(settings, credential):
         return
     origin = request.headers.get("origin", "").rstrip("/")
+    if not origin and request.headers.get("sec-fetch-site") == "same-origin":
+        # Browsers send no Origin on same-origin GETs: the page is on the service's own origin.
+        origin = f"{request.url.scheme}://{request.url.netloc}"
     claims = verify_token(request, credential)
     if claims is None:
         raise _unauthorized("the API key or widget token is not valid (or has expired)")

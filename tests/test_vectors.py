@@ -1,0 +1,71 @@
+"""FAISS index kinds: flat, sq8 and ivf-sq8 store, search, remove and convert by chunk id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant import index as index_module
+from assistant.index import IndexReader
+from assistant.ingest import ingest, remove
+from assistant.retrieval import Retriever
+from assistant.vectors import KINDS, VectorIndex
+
+from .conftest import CORPUS, SEEDS
+
+
+def unit(n: int, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((n, 64)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_kinds_search_remove_reconstruct(kind: str, tmp_path: Any) -> None:
+    vecs = unit(2000)
+    index = VectorIndex(64, kind=kind, train=vecs)
+    ids = list(range(1000, 3000))
+    index.add(ids, vecs)
+    assert index.kind == kind and len(index) == 2000
+    hits = index.search(vecs[7], 5)
+    assert hits[0][0] == 1007 and hits[0][1] > 0.95  # itself, cosine ~1 (quantised: close)
+    assert np.dot(index.reconstruct(1007), vecs[7]) > 0.99
+    assert index.search(vecs[7], 5, allowed=[1008, 1009])[0][0] in (1008, 1009)
+    assert index.remove([1007, 1500]) == 2 and len(index) == 1998
+    assert 1007 not in {i for i, _ in index.search(vecs[7], 5)}
+    index.save(tmp_path / "v.faiss")
+    again = VectorIndex.load(tmp_path / "v.faiss")
+    assert again.kind == kind and again.search(vecs[8], 1)[0][0] == 1008
+    got_ids, got = again.all_vectors()
+    assert sorted(got_ids.tolist()) == sorted(set(ids) - {1007, 1500}) and got.shape == (1998, 64)
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="flat, sq8, ivf-sq8"):
+        VectorIndex(8, kind="hnsw")
+
+
+@pytest.mark.slow
+def test_compressed_kinds_end_to_end(make_settings: Any, embedder: Any, monkeypatch: Any) -> None:
+    """Set by hand, or chosen by `auto` past the size limit: the index answers like flat."""
+    flat = make_settings(index=make_settings().index.parent / "flat")
+    ingest([CORPUS], settings=flat, embedder=embedder, progress=False)
+    query = "Who builds the Bushehr nuclear power plant?"
+    expected = Retriever(IndexReader(flat.index), embedder, flat).search(query, k=1)[0].chunk_id
+
+    sq8 = make_settings(index=flat.index.parent / "sq8", vector_index="sq8")
+    ingest([CORPUS], settings=sq8, embedder=embedder, progress=False)
+    reader = IndexReader(sq8.index)
+    assert reader.vectors.kind == "sq8"
+    assert Retriever(reader, embedder, sq8).search(query, k=1)[0].chunk_id == expected
+
+    monkeypatch.setattr(index_module, "COMPRESS_ABOVE", 10)
+    auto = make_settings(index=flat.index.parent / "auto")
+    ingest([CORPUS], settings=auto, embedder=embedder, progress=False)
+    reader = IndexReader(auto.index)
+    assert reader.vectors.kind == "ivf-sq8" and len(reader.vectors) == reader.manifest.counts["chunks"]
+    assert Retriever(reader, embedder, auto).search(query, k=1)[0].chunk_id == expected
+    remove([SEEDS[0]], settings=auto)
+    reader = IndexReader(auto.index)
+    assert reader.vectors.kind == "ivf-sq8" and len(reader.vectors) == reader.manifest.counts["chunks"]
