@@ -29,6 +29,9 @@ IndexOpt = Annotated[
     typer.Option("--index", help="Index directory [env ASSISTANT_INDEX, default: index]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+PublisherOpt = Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")]
+SinceOpt = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -244,9 +247,9 @@ def _terminal_width() -> int:
 def ask(
     question: Annotated[str, typer.Argument(help="The question, or - to read questions from stdin (--json).")],
     index: IndexOpt = None,
-    publisher: Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    publisher: PublisherOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with verbatim quotes and citations, or say the sources do not answer."""
@@ -313,9 +316,9 @@ def check(
     claimreview: Annotated[bool, typer.Option(
         "--claimreview", help="Print the check as schema.org ClaimReview JSON-LD.")] = False,
     url: Annotated[str, typer.Option(help="With --claimreview: where it will be published.")] = "",
-    publisher: Annotated[list[str] | None, typer.Option(help="Only this publisher (repeatable).")] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    publisher: PublisherOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a claim against the sources: evidence for and against, quoted, and a verdict."""

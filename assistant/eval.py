@@ -120,23 +120,30 @@ def quote_is_right(quote: Any, expected: dict[str, Any]) -> bool:
     return any(fold_quotes(a) in text for a in expected.get("answer_contains", []))
 
 
+def _seeds_index(file: Path, seeds: Path, settings: Settings, embedder: Embedder
+                 ) -> tuple[list[dict[str, Any]], Any]:
+    """The records of an evaluation file, and a reader of the seed articles' index (ingested
+    incrementally, so a second evaluation reuses it)."""
+    from assistant.index import IndexReader
+    from assistant.ingest import ingest
+
+    if not file.exists():
+        raise ConfigError(f"evaluation file {file} is missing (use --data to point at the folder)")
+    records = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    report = ingest([seeds], settings=settings, embedder=embedder, progress=False)
+    if report.errors:
+        raise ConfigError(f"seed articles failed to ingest: {report.errors[0]}")
+    return records, IndexReader(Path(settings.index))
+
+
 def run_seeds_questions(folder: Path, seeds: Path, *, settings: Settings, embedder: Embedder
                         ) -> dict[str, Any]:
     """Ask every question of seeds-questions.jsonl over an index of the seed articles."""
     from assistant.answering import Answerer
-    from assistant.index import IndexReader
-    from assistant.ingest import ingest
     from assistant.retrieval import Retriever
 
-    qfile = folder / "seeds-questions.jsonl"
-    if not qfile.exists():
-        raise ConfigError(f"evaluation file {qfile} is missing (use --data to point at the folder)")
-    questions = [json.loads(line) for line in qfile.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-    report = ingest([seeds], settings=settings, embedder=embedder, progress=False)
-    if report.errors:
-        raise ConfigError(f"seed articles failed to ingest: {report.errors[0]}")
-    reader = IndexReader(Path(settings.index))
+    questions, reader = _seeds_index(folder / "seeds-questions.jsonl", seeds, settings, embedder)
     answerer = Answerer(Retriever(reader, embedder, settings))
     rows = []
     quotes_total = quotes_verbatim = 0
@@ -211,20 +218,10 @@ def run_seeds_claims(folder: Path, seeds: Path, *, settings: Settings, embedder:
                      ) -> dict[str, Any]:
     """Check every claim of seeds-claims.jsonl over an index of the seed articles."""
     from assistant.checking import Checker
-    from assistant.index import IndexReader
-    from assistant.ingest import ingest
     from assistant.retrieval import Retriever
     from assistant.stance import load_verifier
 
-    cfile = folder / "seeds-claims.jsonl"
-    if not cfile.exists():
-        raise ConfigError(f"evaluation file {cfile} is missing (use --data to point at the folder)")
-    claims = [json.loads(line) for line in cfile.read_text(encoding="utf-8").splitlines()
-              if line.strip()]
-    report = ingest([seeds], settings=settings, embedder=embedder, progress=False)
-    if report.errors:
-        raise ConfigError(f"seed articles failed to ingest: {report.errors[0]}")
-    reader = IndexReader(Path(settings.index))
+    claims, reader = _seeds_index(folder / "seeds-claims.jsonl", seeds, settings, embedder)
     checker = Checker(Retriever(reader, embedder, settings), load_verifier(settings, embedder))
     rows = []
     quotes_total = quotes_verbatim = 0
