@@ -26,8 +26,6 @@ MAX_EVIDENCE = 8
 # this confidence (lower than for answers: a refuting sentence shares less wording).
 RELEVANCE = 0.3
 STANCE_MIN = 0.5  # a stance probability below this is not taken as that stance
-VERDICTS = ("supported", "refuted", "conflicting", "not_enough_info")
-
 
 @dataclass
 class Evidence:
@@ -113,20 +111,19 @@ class Checker:
         query = correct(claim, self.retriever.reader.store, dictionary)
         earlier = self.earlier_checks(claim)
         sents = self.finder.find(query, filters=filters)
-        relevant = [s for s in sents
-                    if self.calibration.confidence(features(s)) >= RELEVANCE][:MAX_EVIDENCE]
-        relevant = [expand_dependent(s) for s in relevant]
+        scored = [(s, c) for s in sents
+                  if (c := self.calibration.confidence(features(s))) >= RELEVANCE][:MAX_EVIDENCE]
+        relevant = [expand_dependent(s) for s, _ in scored]
         stances = self.verifier.judge(query, [s.text for s in relevant])
         judged = time.perf_counter()
 
         evidence: list[Evidence] = []
         store = self.retriever.reader.store
-        for s, st in zip(relevant, stances, strict=True):
+        for s, (_, relevance), st in zip(relevant, scored, stances, strict=True):
             quote = verified_quote(store, s, len(evidence) + 1)
             if quote is None:
                 continue
             label = st.label if getattr(st, st.label) >= STANCE_MIN else "neutral"
-            relevance = self.calibration.confidence(features(s))
             evidence.append(Evidence(
                 stance=label, score=round(relevance * getattr(st, label), 4), quote=quote.text,
                 citation=quote.citation, probabilities={
@@ -137,8 +134,8 @@ class Checker:
         for n, e in enumerate(evidence, start=1):
             e.citation.n = n
 
-        docs = {e.citation.doc_id: s.doc.text for e in evidence for s in relevant
-                if s.doc.doc_id == e.citation.doc_id}
+        texts = {s.doc.doc_id: s.doc.text for s in relevant}
+        docs = {e.citation.doc_id: texts[e.citation.doc_id] for e in evidence}
         clusters = groups(docs) if docs else []
         group_of = {doc: i for i, members in enumerate(clusters) for doc in members}
         supporting = {group_of[e.citation.doc_id] for e in evidence if e.stance == "supports"}

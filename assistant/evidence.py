@@ -51,14 +51,13 @@ class Sentence:
     """One candidate evidence sentence (or a dependent sentence with its antecedent)."""
 
     doc: Document
-    start: int  # the quote's span: may begin one sentence early (see `expanded`)
+    start: int  # the quote's span: may begin one sentence early (expand_dependent)
     end: int
     section: str | None
     chunk_rank: int
     cos: float = 0.0
     coverage: float = 0.0
     score: float = 0.0
-    expanded: bool = False
 
     @property
     def text(self) -> str:
@@ -74,7 +73,6 @@ class EvidenceFinder:
         self.chunks = chunks
         self.weight_dense = weight_dense
         self._df_cache: dict[str, int] = {}
-        self._df_generation: int | None = None
 
     @property
     def reader(self) -> IndexReader:
@@ -83,9 +81,6 @@ class EvidenceFinder:
 
     def idf(self, word: str) -> float:
         """BM25-style inverse chunk frequency of a word (stemmed by FTS5 as in the index)."""
-        if self._df_generation != self.reader.generation:
-            self._df_cache.clear()
-            self._df_generation = self.reader.generation
         if word not in self._df_cache:
             self._df_cache[word] = self.reader.store.term_chunk_count(word)
         n = max(1, self.reader.manifest.counts.get("chunks", 1))
@@ -149,5 +144,4 @@ def expand_dependent(sentence: Sentence) -> Sentence:
     if not prev:
         return sentence
     sentence.start = prev[-1][0]
-    sentence.expanded = True
     return sentence

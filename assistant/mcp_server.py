@@ -6,7 +6,6 @@ carrying their message; anything else is logged here and reported without a trac
 
 from __future__ import annotations
 
-import hmac
 import inspect
 import logging
 import os
@@ -23,13 +22,14 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
-from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from assistant import __version__
+from assistant.api.security import bearer, is_api_key
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import make_filters
@@ -327,11 +327,7 @@ class _Endpoint:
         if self.settings.read_auth == "open":
             return None
         # ASSISTANT_READ_AUTH=key: the API's read check does not reach a mounted app, so repeat it.
-        scheme, _, credential = Headers(scope=scope).get("authorization", "").partition(" ")
-        credential = credential.strip()
-        if scheme.lower() == "bearer" and credential and any(
-                hmac.compare_digest(credential.encode(), key.encode())
-                for key in self.settings.keys()):
+        if is_api_key(self.settings, bearer(Request(scope))):
             return None
         return JSONResponse({"code": "unauthorized", "message": "this service needs an API key: "
                              "send Authorization: Bearer KEY"}, status_code=401,

@@ -49,6 +49,7 @@ class Service:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._check_lock = threading.Lock()
         self._loaded = threading.Event()
 
     # --- loading ------------------------------------------------------------------------------
@@ -79,10 +80,6 @@ class Service:
         finally:
             self._loaded.set()
 
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the first load attempt finished."""
-        return self._loaded.wait(timeout)
-
     @property
     def ready(self) -> bool:
         """True once the model and an index are loaded."""
@@ -100,7 +97,6 @@ class Service:
         assert self.embedder is not None
         reader = IndexReader(root)
         self._answerer = Answerer(Retriever(reader, self.embedder, self.settings))
-        self._checker = None  # made on the first check of this generation
         self._manifest_mtime = mtime
         self.error = None
         log.info("index generation %s loaded (%s)", reader.generation, reader.manifest.counts)
@@ -154,7 +150,8 @@ class Service:
     def checker(self) -> Checker:
         """The claim checker over the newest generation, with the configured stance verifier."""
         answerer = self.answerer()
-        with self._lock:
+        # Its own lock: loading an NLI model must not hold up answers (they take self._lock).
+        with self._check_lock:
             if self._verifier is None:
                 assert self.embedder is not None
                 self._verifier = load_verifier(self.settings, self.embedder)

@@ -12,9 +12,9 @@ Backends share one protocol (`judge`); pick one with ASSISTANT_VERIFIER:
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -107,19 +107,20 @@ def _stems(text: str) -> list[str]:
     return stems(content_terms(text))
 
 
-def _antonym(claim_stems: set[str], sent_stems: set[str]) -> bool:
+@cache
+def _antonym_stems() -> tuple[tuple[str, str], ...]:
+    """The antonym pairs, stemmed once (both orientations)."""
     from assistant.evidence import stems
 
-    for a, b in _ANTONYMS:
-        sa, sb = stems([a, b])
-        # "buys" against "buying ... while selling" is no contradiction: the sentence must use the
-        # opposite word without the claim's own.
-        if (sa in claim_stems and sb in sent_stems and sb not in claim_stems
-                and sa not in sent_stems) or \
-                (sb in claim_stems and sa in sent_stems and sa not in claim_stems
-                 and sb not in sent_stems):
-            return True
-    return False
+    pairs = [tuple(stems([a, b])) for a, b in _ANTONYMS]
+    return tuple((x, y) for a, b in pairs for x, y in ((a, b), (b, a)))
+
+
+def _antonym(claim_stems: set[str], sent_stems: set[str]) -> bool:
+    # "buys" against "buying ... while selling" is no contradiction: the sentence must use the
+    # opposite word without the claim's own, and the claim must not use both.
+    return any(x in claim_stems and y not in claim_stems and y in sent_stems
+               and x not in sent_stems for x, y in _antonym_stems())
 
 
 def _numbers(text: str) -> set[str]:
@@ -329,9 +330,3 @@ def load_verifier(settings: Settings, embedder: Embedder) -> StanceVerifier:
                               "cross-encoder NLI model name or local path)")
         return NLIVerifier(settings.nli_model, device=settings.device)
     return LLMVerifier(settings.llm_url, settings.llm_model, api_key=settings.llm_api_key)
-
-
-def entropy(s: Stance) -> float:
-    """Uncertainty of a stance (0 = sure), used for confidence."""
-    ps = [s.supports, s.refutes, s.neutral]
-    return -sum(p * math.log(p) for p in ps if p > 0) / math.log(3)

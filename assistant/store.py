@@ -250,11 +250,6 @@ class Store:
                 "VALUES (?,?,?,?,?)", (fc.key, fc.claim, json.dumps(fc.to_dict(), ensure_ascii=False),
                                        fc.content_hash, np.asarray(vector, np.float32).tobytes()))
 
-    def delete_fact_check(self, key: str) -> bool:
-        """Remove a fact-check by key; True when it was there."""
-        with self._lock:
-            return self.conn.execute("DELETE FROM fact_checks WHERE key = ?", (key,)).rowcount > 0
-
     # --- reads --------------------------------------------------------------------------------
 
     def fact_check_hash(self, key: str) -> str | None:

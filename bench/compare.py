@@ -52,6 +52,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from _common import percentile  # bench/ is on sys.path as the script's folder
+
 ROOT = Path(__file__).resolve().parent.parent
 TXTAI_VENV = ROOT / "bench" / ".txtai-venv"
 TORCH_PIN = "torch==2.13.0"  # first: a bare torch resolves to the multi-GB CUDA build
@@ -76,12 +78,6 @@ def log(msg: str) -> None:
 def peak_rss_mb() -> float:
     """This process's peak resident set size in MB (ru_maxrss is KiB on Linux)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank), as bench/ingest.py."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
 
 
 def time_queries(search: Callable[[str], object], warmup: list[str], timed: list[str]

@@ -19,17 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.index import IndexReader  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
 from assistant.retrieval import Retriever  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
 from assistant.vectors import KINDS, VectorIndex, set_search_threads  # noqa: E402
 
 DIM = 384
@@ -84,11 +85,10 @@ def main() -> None:
                 truth = found
             recall = (float(np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)]))
                       if truth else None)
-            times.sort()
             row = {"build_s": round(build, 1), "bytes_per_chunk": round(size / args.n, 1),
                    "index_mb": round(size / 2**20, 1),
-                   "p50_ms": round(times[len(times) // 2], 2),
-                   "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
+                   "p50_ms": round(percentile(times, 50), 2),
+                   "p99_ms": round(percentile(times, 99), 2),
                    "recall@10": None if recall is None else round(recall, 4)}
             result["kinds"][kind] = row  # type: ignore[index]
             say(f"  {row}")

@@ -31,6 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
@@ -45,12 +46,10 @@ FALLBACK_QUESTIONS = [
 Sample = tuple[str, float, bool]  # (endpoint, latency ms, ok)
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (nearest rank), None for no values."""
-    if not values:
-        return None
-    s = sorted(values)
-    return round(s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))], 1)
+def ms_at(values: list[float], q: float) -> float | None:
+    """A latency percentile rounded to 0.1 ms (None for no values)."""
+    p = percentile(values, q)
+    return None if p is None else round(p, 1)
 
 
 def load_questions(path: Path) -> list[str]:
@@ -157,13 +156,13 @@ def summarize(samples: list[Sample], seconds: float) -> dict:
     reads = [s for s in samples if s[0] != "documents"]
     stats = {"requests": len(reads), "failures": sum(not ok for _, _, ok in reads),
              "seconds": round(seconds, 1), "rps": round(len(reads) / seconds, 2),
-             "p50_ms": percentile([ms for _, ms, _ in reads], 50),
-             "p99_ms": percentile([ms for _, ms, _ in reads], 99), "endpoints": {}}
+             "p50_ms": ms_at([ms for _, ms, _ in reads], 50),
+             "p99_ms": ms_at([ms for _, ms, _ in reads], 99), "endpoints": {}}
     for name in sorted({s[0] for s in samples}):
         mine = [ms for n, ms, _ in samples if n == name]
         stats["endpoints"][name] = {
             "requests": len(mine), "failures": sum(not ok for n, _, ok in samples if n == name),
-            "p50_ms": percentile(mine, 50), "p99_ms": percentile(mine, 99)}
+            "p50_ms": ms_at(mine, 50), "p99_ms": ms_at(mine, 99)}
     return stats
 
 
@@ -188,7 +187,7 @@ async def phase(url: str, args: argparse.Namespace, questions: list[str], seed: 
         stats = summarize(samples, time.monotonic() - start)
         if write:
             writes = [ms for n, ms, _ in samples if n == "documents"]
-            stats.update(documents_added=len(added), documents_p50_ms=percentile(writes, 50))
+            stats.update(documents_added=len(added), documents_p50_ms=ms_at(writes, 50))
             stats["write_visible"] = await visible(client, added[-1]) if added else False
             if not stats["write_visible"]:
                 failures.append("search did not find a document added during phase 2")

@@ -221,6 +221,13 @@ def test_metrics(open_server):
     assert 'assistant_http_requests_total{method="POST",route="/v1/search",status="200"}' in text
     assert "assistant_http_request_duration_seconds_bucket" in text
     assert "assistant_index_documents " in text and "assistant_index_chunks " in text
+    counts = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+              if line.startswith(("assistant_index_documents ", "assistant_index_chunks "))}
+    assert counts["assistant_index_documents"] >= 2 and counts["assistant_index_chunks"] > 0
+    open_server.client.get("/v1/documents/no-such-doc")
+    text = open_server.client.get("/metrics").text
+    assert 'route="/v1/documents/{doc_id' in text  # the route template, never the raw path
+    assert "no-such-doc" not in text
 
 
 def test_keyed_reads_widget_tokens_and_rate_limit(keyed_server):

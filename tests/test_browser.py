@@ -445,6 +445,7 @@ def test_desk_checks_a_claim_and_exports_it(page, service):
     assert md.startswith(f"# Fact check: {TURKEY}")
     assert "**Verdict:** Refuted" in md and "refused to join sanctions" in md
     assert "Checked before" in md and "Example Fact Check" in md and "near-duplicate" in md
+    assert "Also in (near-duplicate, counted once)" in md  # the merged copy itself is listed
 
     with page.expect_download() as got:
         card.get_by_role("button", name="JSON").click()

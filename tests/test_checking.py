@@ -242,9 +242,12 @@ def tiny_nli(folder: Path, labels: dict[int, str], favour: int) -> Path:
 
 
 def test_nli_backend(tmp_path: Path, seeds_index: Any, embedder: Any) -> None:
-    # Label order differs between NLI models; the verifier maps them by name.
-    labels = {0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}
-    path = tiny_nli(tmp_path / "nli", labels, favour=0)
+    # Label order differs between NLI models; the verifier maps them by name. This order is not
+    # MNLI's, so a verifier that assumed MNLI's order would read these labels wrongly.
+    labels = {0: "ENTAILMENT", 1: "NEUTRAL", 2: "CONTRADICTION"}
+    path = tiny_nli(tmp_path / "nli", labels, favour=2)
+    agreeing = NLIVerifier(str(tiny_nli(tmp_path / "nli-entails", labels, favour=0)))
+    assert [s.label for s in agreeing.judge(TURKEY, ["It rained."])] == ["supports"]
     settings = seeds_index.model_copy(update={"verifier": "nli", "nli_model": str(path)})
     verifier = load_verifier(settings, embedder)
     assert isinstance(verifier, NLIVerifier)

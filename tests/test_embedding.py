@@ -87,6 +87,9 @@ def test_cache_hits_and_eviction() -> None:
     cache.embed(["dddd"])  # over size 3: the least recently used ("bb") goes
     cache.embed(["bb"])
     assert inner.calls[-1] == ["bb"]
+    calls = len(inner.calls)
+    cache.embed(["dddd", "ccc"])  # still cached: eviction dropped only the least recently used
+    assert len(inner.calls) == calls
 
 
 def test_cache_in_front_of_the_real_model(embedder: Any) -> None:

@@ -69,7 +69,7 @@ def test_stdio(seeds_index: Any) -> None:
     async def main() -> None:
         with anyio.fail_after(TIMEOUT):
             async with Client(params) as client:
-                assert {"search", "ask"} <= await tool_names(client)
+                assert {"search", "ask", "check"} <= await tool_names(client)
                 check_answer(await client.call_tool("ask", {"question": QUESTION}), index)
 
                 found = await client.call_tool("search", {"query": "Rosatom", "k": 3})
@@ -137,7 +137,7 @@ def test_streamable_http(seeds_index: Any, embedder: Any) -> None:
         with anyio.fail_after(TIMEOUT):
             # The mount answers /mcp with a 307 to /mcp/, which the SDK client follows.
             async with Client(f"{base}/mcp") as client:
-                assert {"search", "ask"} <= await tool_names(client)
+                assert {"search", "ask", "check"} <= await tool_names(client)
                 check_answer(await client.call_tool("ask", {"question": QUESTION}),
                              Path(seeds_index.index))
 
@@ -156,7 +156,7 @@ def test_http_checks(seeds_index: Any, embedder: Any) -> None:
     with serve(app) as base, httpx.Client(base_url=base, timeout=30) as http:
         listed = http.post("/mcp", json=body, headers=headers)
         assert listed.status_code == 200, listed.text
-        assert {"search", "ask"} <= {t["name"] for t in listed.json()["result"]["tools"]}
+        assert {"search", "ask", "check"} <= {t["name"] for t in listed.json()["result"]["tools"]}
         assert http.post("/mcp/", json=body, headers=headers).status_code == 200
 
         keyless = http.post("/mcp", json=body, headers={**headers, "Authorization": ""})

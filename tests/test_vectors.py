@@ -32,6 +32,7 @@ def test_kinds_search_remove_reconstruct(kind: str, tmp_path: Any) -> None:
     assert hits[0][0] == 1007 and hits[0][1] > 0.95  # itself, cosine ~1 (quantised: close)
     assert np.dot(index.reconstruct(1007), vecs[7]) > 0.99
     assert index.search(vecs[7], 5, allowed=[1008, 1009])[0][0] in (1008, 1009)
+    assert {i for i, _ in index.search(vecs[7], 5, allowed=[1008, 1009])} == {1008, 1009}
     assert index.remove([1007, 1500]) == 2 and len(index) == 1998
     assert 1007 not in {i for i, _ in index.search(vecs[7], 5)}
     index.save(tmp_path / "v.faiss")
@@ -66,6 +67,10 @@ def test_compressed_kinds_end_to_end(make_settings: Any, embedder: Any, monkeypa
     reader = IndexReader(auto.index)
     assert reader.vectors.kind == "ivf-sq8" and len(reader.vectors) == reader.manifest.counts["chunks"]
     assert Retriever(reader, embedder, auto).search(query, k=1)[0].chunk_id == expected
+    before = len(reader.vectors)
     remove([SEEDS[0]], settings=auto)
     reader = IndexReader(auto.index)
     assert reader.vectors.kind == "ivf-sq8" and len(reader.vectors) == reader.manifest.counts["chunks"]
+    assert len(reader.vectors) < before
+    hits = Retriever(reader, embedder, auto).search(query, k=5)
+    assert hits and all(h.doc_id != SEEDS[0] for h in hits)

@@ -577,7 +577,6 @@ ${dark('.aw[data-theme="dark"]')}
       return row;
     }
 
-    /** Answer text with each [n] as a button that opens source n. */
     /** Answer text with each [n] as a button that opens source n; each quote (up to its
      *  marker) on a line of its own. */
     function fillAnswer(p, text, citations) {
@@ -783,7 +782,7 @@ ${dark('.aw[data-theme="dark"]')}
     /** What is kept of an answer (in sessionStorage, for reloads). */
     function slim(a) {
       return {
-        answer: a.answer, abstained: !!a.abstained, confidence: a.confidence,
+        answer: a.answer, abstained: !!a.abstained,
         citations: a.citations || [], quotes: (a.quotes || []).map((q) => ({ text: q.text, citation: q.citation })),
         related: (a.related || []).slice(0, 3).map((q) => ({ text: q.text, citation: q.citation })),
       };
