@@ -168,6 +168,11 @@
       if (res.status === 401 && !auth.key && !auth.keyed) {
         auth.keyed = true;
         res = await attempt();
+      } else if (res.status === 401 && !auth.key && auth.token) {
+        // A token from before a server restart (the signing secret may be per process): renew
+        // it once before asking the editor for a key.
+        auth.token = null;
+        res = await attempt();
       }
     } catch (err) {
       if (err.kind === "auth" && !auth.key) return askForKey();
@@ -278,7 +283,6 @@
 
   // ------------------------------------------------------------ checking
   let running = false;
-  let last = null; // {kind: "claim"|"text", data}
 
   async function run() {
     if (running) return;
@@ -300,7 +304,6 @@
       const res = await postJSON("v1/check", kind === "claim" ? { claim: text } : { text });
       if (!res.ok) throw await failure(res);
       const data = await res.json();
-      last = { kind, data };
       showStatus("");
       render(kind, data);
     } catch (err) {
