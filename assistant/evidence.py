@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 from assistant.index import IndexReader
 from assistant.models import Document
@@ -28,11 +28,18 @@ _DEPENDENT = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - snowballstemmer has no types
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():  # noqa: ANN202 - snowballstemmer has no types
+    """This thread's stemmer: a Snowball stemmer keeps its word in flight on the instance, so
+    one shared between request threads garbles stems or raises mid-word."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def content_terms(text: str) -> list[str]:

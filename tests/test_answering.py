@@ -174,3 +174,18 @@ def test_logistic_fit_separates_and_calibration_loads():
     assert 0 < cal.threshold < 1 and len(cal.weights) == len(cal.features)
     assert cal.confidence({"score": 0.9, "cos": 0.8, "coverage": 1.0}) > 0.8
     assert cal.confidence({"score": 0.1, "cos": 0.1, "coverage": 0.0}) < 0.2
+
+
+def test_stemming_is_safe_from_many_request_threads() -> None:
+    # A Snowball stemmer keeps the word in flight on the instance; one shared by the server's
+    # request threads garbled stems and raised IndexError under load (found by bench/load.py).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.evidence import stems
+
+    words = ("supplied supplies nationalisation relational generously hopefulness conditional "
+             "sanctions purchasing negotiations electricity agreements refineries").split() * 200
+    expected = stems(words)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: stems(words), range(64)))
+    assert all(r == expected for r in results)
