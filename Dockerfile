@@ -6,6 +6,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
     ASSISTANT_INDEX=/data/index \
     ASSISTANT_CORPUS=/app/corpus \
+    ASSISTANT_CACHE_DIR=/opt/assistant-cache \
     ASSISTANT_ALLOWED_HOSTS=*
 
 WORKDIR /app
@@ -14,7 +15,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 COPY pyproject.toml README.md ./
 COPY assistant ./assistant
-RUN pip install .
+RUN pip install . && python -m assistant.quantize
 
 COPY corpus ./corpus
 RUN assistant ingest /app/corpus --quiet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -530,6 +531,12 @@ def _print_eval(results: dict[str, Any]) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # The library's notes (a one-time model build, an index reload) go to stderr as plain lines.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("assistant: %(message)s"))
+    logger = logging.getLogger("assistant")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     app()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from assistant.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/assistant, else ~/.cache/assistant."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assistant"
 
 
 class Settings(BaseSettings):
@@ -30,10 +36,13 @@ class Settings(BaseSettings):
     backend: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Embedding runtime: onnx (int8 ONNX Runtime, default model only), "
         "torch (sentence-transformers fp32), or auto (onnx where it loads, else torch).")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where models built "
+                            "on this machine are kept (the int8 embedding model, about 23 MB).")
     vector_index: Literal["auto", "flat", "sq8", "ivf-sq8"] = Field(
         "auto", description="FAISS index kind: flat (exact), sq8 (4x smaller), ivf-sq8 (fast at "
         "millions of chunks); auto is flat up to 1,000,000 chunks and ivf-sq8 above.")
-    embed_batch_size: int = Field(32, ge=1, le=4096)
+    embed_batch_size: int = Field(32, ge=1, le=4096, description="Texts per model call (torch "
+                                  "backend; the onnx backend runs each text alone).")
     chunk_size: int = Field(160, ge=16, le=2000, description="Most words in a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by neighbours.")
     max_file_mb: float = Field(20.0, gt=0, description="Larger input files are refused.")

@@ -30,6 +30,13 @@ echo "setup: installing assistant$extras"
 "${pip[@]}" install -q -e ".$extras"
 .venv/bin/assistant --help >/dev/null
 
+# The int8 embedding model is made on this machine from the shipped weights (once, ~10 s, kept in
+# ASSISTANT_CACHE_DIR); done here so the first ingest or query does not wait for it.
+echo "setup: building the int8 embedding model"
+if ! .venv/bin/python -m assistant.quantize >/dev/null; then
+  echo "setup: warning: the int8 build failed; the prebuilt int8 model will be used (slower)" >&2
+fi
+
 # Browser tests drive the system chromium (Playwright cannot download browsers offline).
 if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from assistant.embedding import (
     SentenceTransformerEmbedder,
     load_embedder,
 )
+from assistant import quantize
 from assistant.errors import ModelError
 
 from .conftest import CORPUS, SEEDS
@@ -34,15 +37,60 @@ def texts() -> list[str]:
 def test_int8_onnx_is_within_cosine_099_of_fp32(texts: list[str]) -> None:
     onnx, torch = OnnxEmbedder(), SentenceTransformerEmbedder()
     assert onnx.model_id == torch.model_id and onnx.dim == torch.dim == 384
+    assert onnx.model_file.name.startswith("all-MiniLM-L6-v2-int8-r")  # the local build
     a, b = onnx.embed(texts), torch.embed(texts)
     assert a.shape == b.shape == (len(texts), 384) and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     cos = (a * b).sum(axis=1)
     assert cos.min() >= 0.99, cos.min()
-    # Batching and length sorting do not change a text's vector.
+    # A text's vector does not depend on what it is embedded with, nor on thread counts: a query
+    # embedded alone matches the same words embedded during ingest exactly.
     single = np.vstack([onnx.embed([t]) for t in texts[:5]])
-    assert np.allclose(single, a[:5], atol=1e-5)
+    assert np.array_equal(single, a[:5])
+    assert np.array_equal(OnnxEmbedder(threads=1).embed(texts), a)
+    assert np.array_equal(onnx.embed(texts[::-1]), a[::-1])
     assert onnx.embed([]).shape == (0, 384)
+
+
+def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
+    import onnx as onnx_lib
+
+    # Built by the script setup runs, into a given cache folder; it prints the path.
+    run = subprocess.run([sys.executable, "-m", "assistant.quantize", "--cache-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    path = Path(run.stdout.strip())
+    assert path == quantize.cached_path(tmp_path) and path.is_file()
+    assert "building the int8 embedding model" in run.stderr
+    assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind
+    ops = {n.op_type for n in onnx_lib.load(str(path)).graph.node}
+    # Integer kernels, not int8 storage dequantised to fp32; attention fused and quantised.
+    assert {"MatMulInteger", "QAttention", "DynamicQuantizeLinear"} <= ops, ops
+    stamp = path.stat().st_mtime_ns
+    assert quantize.ensure(tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused
+    embedder = OnnxEmbedder(cache_dir=tmp_path)
+    assert embedder.model_file == path
+
+
+def test_prebuilt_model_when_the_build_cannot_be_made(
+        tmp_path: Path, texts: list[str], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # the quantisation tools cannot load
+    with caplog.at_level(logging.WARNING, logger="assistant"):
+        embedder = OnnxEmbedder(cache_dir=tmp_path)
+    assert "building the int8 model needs onnx" in caplog.text
+    assert "prebuilt int8 model" in caplog.text
+    assert embedder.model_file.name == "model.onnx" and not any(tmp_path.iterdir())
+    cos = (embedder.embed(texts[:10]) * SentenceTransformerEmbedder().embed(texts[:10])).sum(1)
+    assert cos.min() >= 0.99
+
+
+def test_a_build_that_disagrees_with_fp32_is_refused(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quantize, "MIN_COSINE", 1.01)  # no int8 build can reach this
+    with pytest.raises(ModelError, match=r"agrees with fp32 only to cosine 0\.99\d+ \(needs 1\.01\)"):
+        quantize.ensure(tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing half-made is left to be picked up later
 
 
 def test_backend_selection(make_settings: Any) -> None:
@@ -50,6 +98,8 @@ def test_backend_selection(make_settings: Any) -> None:
     assert isinstance(load_embedder(make_settings(backend="torch")), SentenceTransformerEmbedder)
     with pytest.raises(ModelError, match="ASSISTANT_BACKEND=torch"):
         load_embedder(make_settings(backend="onnx", model="/some/other/model"))
+    with pytest.raises(ModelError, match="threads must be at least 1, got 0"):
+        OnnxEmbedder(threads=0)
 
 
 def test_fallback_when_onnxruntime_is_missing(make_settings: Any, monkeypatch: pytest.MonkeyPatch,
