@@ -15,6 +15,8 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 COPY pyproject.toml README.md ./
 COPY assistant ./assistant
+# The int8 embedding model, built once into the image (a failure here fails the image build
+# rather than shipping the slower prebuilt fallback unnoticed).
 RUN pip install . && python -m assistant.quantize
 
 COPY corpus ./corpus

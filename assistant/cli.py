@@ -536,7 +536,7 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("assistant: %(message)s"))
     logger = logging.getLogger("assistant")
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.WARNING if {"-q", "--quiet"} & set(sys.argv[1:]) else logging.INFO)
     app()
 
 

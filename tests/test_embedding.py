@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +68,32 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     ops = {n.op_type for n in onnx_lib.load(str(path)).graph.node}
     # Integer kernels, not int8 storage dequantised to fp32; attention fused and quantised.
     assert {"MatMulInteger", "QAttention", "DynamicQuantizeLinear"} <= ops, ops
+    # The fp32 probe vectors travel inside the model, for the check at every load.
+    meta = {p.key: p.value for p in onnx_lib.load(str(path)).metadata_props}
+    assert len(json.loads(meta[quantize.PROBES_KEY])) == len(quantize.PROBES)
     stamp = path.stat().st_mtime_ns
     assert quantize.ensure(tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused
     embedder = OnnxEmbedder(cache_dir=tmp_path)
     assert embedder.model_file == path
+
+
+def test_a_build_that_disagrees_on_this_cpu_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # As if the model had been built on another CPU (a Docker image) whose int8 kernels round
+    # differently: its stored fp32 probe vectors no longer match what this machine computes.
+    import onnx as onnx_lib
+
+    built = OnnxEmbedder().model_file
+    model = onnx_lib.load(str(built))
+    for prop in model.metadata_props:
+        if prop.key == quantize.PROBES_KEY:
+            prop.value = json.dumps((-np.array(json.loads(prop.value))).tolist())
+    onnx_lib.save(model, str(quantize.cached_path(tmp_path)))
+    with caplog.at_level(logging.WARNING, logger="assistant"):
+        embedder = OnnxEmbedder(cache_dir=tmp_path)
+    assert re.search(r"on this CPU the int8 build agrees with fp32 only to cosine -0\.99\d+ "
+                     r"\(needs 0\.99\); running the prebuilt int8 model", caplog.text), caplog.text
+    assert embedder.model_file.name == "model.onnx"  # the prebuilt copy
 
 
 def test_prebuilt_model_when_the_build_cannot_be_made(
