@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         "auto", description="Embedding runtime: onnx (int8 ONNX Runtime, default model only), "
         "torch (sentence-transformers fp32), or auto (onnx where it loads, else torch).")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Where models built "
-                            "on this machine are kept (the int8 embedding model, about 23 MB).")
+                            "on this machine are kept (the int8 embedding model, about 64 MB).")
     vector_index: Literal["auto", "flat", "sq8", "ivf-sq8"] = Field(
         "auto", description="FAISS index kind: flat (exact), sq8 (4x smaller), ivf-sq8 (fast at "
         "millions of chunks); auto is flat up to 1,000,000 chunks and ivf-sq8 above.")

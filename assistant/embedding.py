@@ -163,8 +163,9 @@ class OnnxEmbedder:
                                     if w.isalpha() and w.islower())
 
     def _load_sessions(self, ort: Any) -> list[Any]:
-        """One single-thread session per core, up to MAX_WORKERS (each holds a copy of the model,
-        ~25 MB); bigger machines give each worker several threads instead."""
+        """One single-thread session per core, up to MAX_WORKERS; bigger machines give each
+        worker several threads. Each session holds its own copy of the model (~64 MB, mostly
+        the fp32 word-embedding table)."""
         workers = min(self.threads, self.MAX_WORKERS)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads // workers
