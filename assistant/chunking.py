@@ -6,15 +6,16 @@ from dataclasses import dataclass
 
 from assistant.errors import ConfigError
 from assistant.models import Chunk, Document
-from assistant.text import blocks, sentence_spans, word_count
+from assistant.text import blocks, sentence_spans, word_runs, word_spans
 
 
 @dataclass(frozen=True, slots=True)
 class Chunker:
     """Groups whole sentences into chunks of at most `size` words, sharing `overlap` sentences.
 
-    A chunk never crosses a section heading, and never cuts a sentence: a single sentence longer
-    than `size` becomes a chunk of its own.
+    A chunk never crosses a section heading and never cuts a sentence of at most `size` words;
+    a longer one (text with no sentence breaks) is cut at word boundaries into runs of at most
+    `size` words, so no chunk is ever longer than `size` words (see `text.word_spans`).
     """
 
     size: int = 160
@@ -61,12 +62,16 @@ class Chunker:
                 flush()
                 section = text[block.start : block.end]
             else:
-                pending.extend(sentence_spans(text, block.start, block.end))
+                for start, end in sentence_spans(text, block.start, block.end):
+                    if end - start > 2 * self.size and len(word_spans(text, start, end)) > self.size:
+                        pending.extend(word_runs(text, start, end, self.size))
+                    else:
+                        pending.append((start, end))
         flush()
         return chunks
 
     def _group(self, sents: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-        counts = [word_count(text[s:e]) for s, e in sents]
+        counts = [len(word_spans(text, s, e)) for s, e in sents]
         out: list[tuple[int, int]] = []
         i = 0
         while i < len(sents):

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.errors import MalformedSourceError
+from assistant.errors import MalformedSourceError, QueryError, SourceError
+from assistant.text import is_http_url
 
 if TYPE_CHECKING:
     from assistant.checking import Verdict
@@ -128,8 +129,9 @@ def matches(claim: str, vector: np.ndarray, checks: list[FactCheck], vectors: np
     return out
 
 
-def parse(data: Any, *, source: str) -> list[FactCheck]:
-    """The ClaimReviews in parsed JSON-LD; ones without a claim or a rating are skipped."""
+def parse(data: Any, *, source: str, problems: list[str] | None = None) -> list[FactCheck]:
+    """The ClaimReviews in parsed JSON-LD; ones without a claim or a rating are skipped, and so
+    are ones whose `url` is not http(s) (said in `problems` when it is given)."""
     out = []
     for node in _nodes(data):
         if "ClaimReview" not in _types(node):
@@ -143,6 +145,12 @@ def parse(data: Any, *, source: str) -> list[FactCheck]:
             continue
         item = node.get("itemReviewed") if isinstance(node.get("itemReviewed"), dict) else {}
         url = node.get("url") if isinstance(node.get("url"), str) else None
+        if url is not None and not is_http_url(url):
+            # It would be shown and exported as a link: javascript: or data: must never be.
+            if problems is not None:
+                problems.append(f"ClaimReview of {' '.join(claim.split())[:60]!r} has url "
+                                f"{url[:60]!r}; only http:// and https:// URLs are accepted")
+            continue
         published = _date(node.get("datePublished"))
         key = url or "claimreview:" + hashlib.sha256(
             f"{claim.strip()}|{published}".encode()).hexdigest()[:16]
@@ -154,13 +162,16 @@ def parse(data: Any, *, source: str) -> list[FactCheck]:
     return out
 
 
-def read_json(path: Path, rel: str, text: str) -> list[FactCheck]:
-    """The ClaimReviews of a .jsonld/.json file; an error when it holds none."""
+def read_json(path: Path, rel: str, text: str) -> list[FactCheck | SourceError]:
+    """The ClaimReviews of a .jsonld/.json file, and an error for each one refused; an error
+    when it holds none."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MalformedSourceError(path, f"not valid JSON: {exc}") from None
-    found = parse(data, source=rel)
+    problems: list[str] = []
+    found: list[FactCheck | SourceError] = list(parse(data, source=rel, problems=problems))
+    found += [MalformedSourceError(path, p) for p in problems]
     if not found:
         raise MalformedSourceError(path, "no schema.org ClaimReview with claimReviewed and "
                                    "reviewRating found (only ClaimReview JSON-LD is read from "
@@ -174,7 +185,7 @@ def from_html(tree: Any, rel: str) -> list[FactCheck]:
     for node in tree.css('script[type="application/ld+json"]'):
         try:
             out.extend(parse(json.loads(node.text() or ""), source=rel))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a page's broken metadata is no reason to refuse its text
     return out
 
@@ -182,12 +193,15 @@ def from_html(tree: Any, rel: str) -> list[FactCheck]:
 def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = "",
            today: date | None = None) -> dict[str, Any]:
     """A finished check as ClaimReview JSON-LD, ready to publish (citations are the evidence)."""
+    if url and not is_http_url(url):
+        raise QueryError(f"the fact-check's url must start with http:// or https://, got "
+                         f"{url[:60]!r}")
     value, label = RATING[verdict.verdict]
     rating: dict[str, Any] = {"@type": "Rating", "alternateName": label}
     if value is not None:
         rating.update(ratingValue=value, bestRating=5, worstRating=1)
     org: dict[str, Any] = {"@type": "Organization", "name": author}
-    if author_url:
+    if author_url and is_http_url(author_url):
         org["url"] = author_url
     out: dict[str, Any] = {
         "@context": SCHEMA_ORG, "@type": "ClaimReview",
@@ -204,7 +218,8 @@ def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = ""
         c = e.citation
         work: dict[str, Any] = {"@type": "CreativeWork", "name": c.title or c.source,
                                 "text": e.quote, "description": e.stance}
-        for key, val in (("url", c.url), ("datePublished", c.published), ("publisher", c.publisher)):
+        link = c.url if is_http_url(c.url) else None  # stored before URLs were checked
+        for key, val in (("url", link), ("datePublished", c.published), ("publisher", c.publisher)):
             if val:
                 work[key] = {"@type": "Organization", "name": val} if key == "publisher" else val
         cited.append(work)

@@ -430,7 +430,10 @@ def serve(
     from assistant.api.app import create_app
 
     settings = _settings(index)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # X-Forwarded-For is honoured only from ASSISTANT_TRUSTED_PROXIES, by the app itself;
+    # uvicorn's own handling would trust it from 127.0.0.1, letting any local client pick its IP.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                proxy_headers=False)
 
 
 @app.command()

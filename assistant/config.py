@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -75,8 +75,13 @@ class Settings(BaseSettings):
                               "given widget tokens, e.g. https://news.example.")
     allowed_hosts: str = Field("", description="Host names the MCP endpoint answers besides "
                                "localhost (DNS-rebinding protection); * for any.")
-    rate_limit: str = Field("120/minute", description="Per API key (or client IP) request limit; "
-                            "empty to disable.")
+    rate_limit: str = Field("120/minute", description="Requests per valid API key or widget "
+                            "token, else per client IP; empty to disable.")
+    auth_fail_limit: str = Field("10/minute", description="Failed authentications a client IP "
+                                 "may make; beyond it, every credential it sends gets 429.")
+    trusted_proxies: str = Field("", description="Comma-separated proxy addresses or networks "
+                                 "(e.g. 10.0.0.0/8) whose X-Forwarded-For names the client; "
+                                 "empty: the header is ignored.")
     max_body_mb: float = Field(10.0, gt=0, description="Largest request body accepted.")
     token_secret: str = Field("", description="Secret that signs widget tokens (random per "
                               "process when empty).")
@@ -84,6 +89,13 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: int = Field(3600, ge=60, description="Idle chat conversations "
                                           "are forgotten after this.")
     max_conversations: int = Field(10000, ge=10)
+
+    @field_validator("publisher_url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if value and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value[:60]!r}")
+        return value.strip()
 
     @property
     def max_file_bytes(self) -> int:
@@ -105,6 +117,21 @@ class Settings(BaseSettings):
     def hosts(self) -> list[str]:
         """Extra host names allowed on /mcp."""
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    def proxies(self) -> list[str]:
+        """Trusted proxy addresses/networks, each checked to be an IP address or network."""
+        import ipaddress
+
+        out = [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+        for p in out:
+            if p == "*":
+                continue
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ConfigError(f"ASSISTANT_TRUSTED_PROXIES: {p!r} is not an IP address or "
+                                  "network (such as 127.0.0.1 or 10.0.0.0/8)") from None
+        return out
 
     def origins(self) -> list[str]:
         """Configured CORS / widget origins, without trailing slashes."""

@@ -11,7 +11,7 @@ from assistant.index import IndexReader
 from assistant.models import Document
 from assistant.retrieval import Retriever
 from assistant.store import STOPWORDS, Filters
-from assistant.text import blocks, sentence_spans
+from assistant.text import LONG_WORD_CHARS, MAX_SENTENCE_WORDS, blocks, sentence_spans
 
 # Words that shape a question but carry no evidence ("How much...", "What kind of...").
 QUESTION_FILLER = frozenset(
@@ -27,6 +27,9 @@ _DEPENDENT = re.compile(
     r"group|latter|former|agreement|visit|step))\b"
 )
 
+# How far back expand_dependent looks for the antecedent (a sentence is at most
+# MAX_SENTENCE_WORDS words, each at most LONG_WORD_CHARS characters).
+ANTECEDENT_CHARS = MAX_SENTENCE_WORDS * (LONG_WORD_CHARS + 1)
 
 _local = threading.local()
 
@@ -147,8 +150,10 @@ def expand_dependent(sentence: Sentence) -> Sentence:
             break
         if b.is_heading:
             block_start = b.end
-    prev = [sp for sp in sentence_spans(text, block_start, sentence.start) if sp[1] <= sentence.start]
-    if not prev:
+    # Only the text just before it: a document of one huge paragraph must not be re-read whole.
+    lo = max(block_start, sentence.start - ANTECEDENT_CHARS)
+    prev = [sp for sp in sentence_spans(text, lo, sentence.start) if sp[1] <= sentence.start]
+    if not prev or (prev[-1][0] == lo and lo > block_start):  # cut off by the window: too long
         return sentence
     sentence.start = prev[-1][0]
     return sentence

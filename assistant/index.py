@@ -129,8 +129,9 @@ class IndexReader:
         return self.manifest.generation
 
     def close(self) -> None:
-        """Release this thread's store connection."""
+        """Close the store's connection and free the vectors (no query may use them after)."""
         self.store.close()
+        self.vectors.close()
 
 
 @contextlib.contextmanager

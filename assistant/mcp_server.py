@@ -29,7 +29,7 @@ from starlette.websockets import WebSocketClose
 from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from assistant import __version__
-from assistant.api.security import bearer, is_api_key
+from assistant.auth import Authenticator, bearer_value
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieval import make_filters
@@ -299,8 +299,9 @@ class _Endpoint:
     endpoint of an exact route (`/mcp`, which spares clients the mount's trailing-slash redirect).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, auth: Authenticator) -> None:
         self.settings = settings
+        self.auth = auth
         self.manager: StreamableHTTPSessionManager | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -327,14 +328,18 @@ class _Endpoint:
         if self.settings.read_auth == "open":
             return None
         # ASSISTANT_READ_AUTH=key: the API's read check does not reach a mounted app, so repeat it.
-        if is_api_key(self.settings, bearer(Request(scope))):
+        credential = bearer_value(Request(scope).headers.get("authorization"))
+        if self.auth.is_api_key(credential):
             return None
+        if credential is not None:  # a wrong key counts towards the address's lock-out
+            client = scope.get("client")
+            self.auth.record_failure(client[0] if client else "unknown")
         return JSONResponse({"code": "unauthorized", "message": "this service needs an API key: "
                              "send Authorization: Bearer KEY"}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def mcp_http(service: Service, *, allowed_hosts: Sequence[str] = ()
+def mcp_http(service: Service, auth: Authenticator, *, allowed_hosts: Sequence[str] = ()
              ) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
     """(ASGI app to mount at /mcp, factory of the context manager to enter in the app's lifespan).
 
@@ -346,7 +351,7 @@ def mcp_http(service: Service, *, allowed_hosts: Sequence[str] = ()
     """
     mcp = create_mcp(service)
     security = _security(service.settings, allowed_hosts)
-    endpoint = _Endpoint(service.settings)
+    endpoint = _Endpoint(service.settings, auth)
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from assistant.claimreview import FactCheck
 from assistant.claimreview import from_html as claimreviews_in_html
 from assistant.claimreview import read_json as read_claimreviews
 from assistant.models import Document
-from assistant.text import looks_like_headline, normalize_text
+from assistant.text import has_control_chars, is_http_url, looks_like_headline, normalize_text
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -165,6 +166,12 @@ def _decode(path: Path, raw: bytes, line: int | None = None) -> str:
 
 def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: int | None = None,
               doc_id: str | None = None) -> Document:
+    doc_id = doc_id or rel
+    if has_control_chars(doc_id):
+        # A line break or NUL in an id could never be fetched or deleted by it again.
+        raise MalformedSourceError(path, f"document id {doc_id[:80]!r} contains a control "
+                                   "character (such as a line break); ids must be printable",
+                                   line=line)
     text = normalize_text(text)
     if not text:
         raise EmptySourceError(path, "no text to index", line=line)
@@ -177,14 +184,14 @@ def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: in
             fields[name] = parse_date(value, path=path, line=line)
         elif isinstance(value, (str, int, float)):
             fields[name] = normalize_text(str(value))
-            if name == "url" and not fields[name].lower().startswith(("http://", "https://")):
+            if name == "url" and not is_http_url(fields[name]):
                 # Citations link to it: a javascript: or data: URL must never reach a page.
                 raise MalformedSourceError(path, f"url must start with http:// or https://, got "
                                            f"{fields[name][:60]!r}", line=line)
         else:
             raise MalformedSourceError(path, f"{name!r} must be a string, got {type(value).__name__}",
                                        line=line)
-    return Document(doc_id=doc_id or rel, source=rel, text=text, **fields)
+    return Document(doc_id=doc_id, source=rel, text=text, **fields)
 
 
 def parse_date(value: object, *, path: Path | str = "", line: int | None = None) -> str:
@@ -228,6 +235,9 @@ def _from_markdown(path: Path, rel: str, text: str) -> Document:
         post = frontmatter.loads(text)
     except Exception as exc:  # yaml raises many types; all mean "bad front matter"
         raise MalformedSourceError(path, f"invalid front matter: {str(exc).splitlines()[0]}") from None
+    if not post.metadata and _UNCLOSED_FRONT_MATTER.match(text):
+        raise MalformedSourceError(path, "front matter opened by '---' on line 1 is never closed "
+                                   "(add a '---' line after its last field)")
     meta = dict(post.metadata)
     if "date" in meta and "published" not in meta:
         meta["published"] = meta["date"]
@@ -253,6 +263,11 @@ def _from_markdown(path: Path, rel: str, text: str) -> Document:
     elif first_h1 and first_h1 != meta["title"]:
         body = first_h1 + "\n" + body
     return _document(path, rel, body, meta)
+
+
+# "---" on the first line, a YAML-looking "key:" line next, and no closing "---" line anywhere.
+_UNCLOSED_FRONT_MATTER = re.compile(r"\A\ufeff?-{3,}[ \t]*\r?\n[ \t]*[\w-]+[ \t]*:(?![\s\S]*^-{3,}[ \t]*$)",
+                                    re.MULTILINE)
 
 
 def _render_inline(children: list) -> str:
@@ -303,7 +318,7 @@ def _from_html(path: Path, rel: str, text: str) -> Document:
         "publisher": meta('meta[property="og:site_name"]', 'meta[name="publisher"]'),
         "url": meta('link[rel="canonical"]', 'meta[property="og:url"]'),
     }
-    if fields["url"] and not fields["url"].lower().startswith(("http://", "https://")):
+    if fields["url"] and not is_http_url(fields["url"]):
         fields["url"] = None  # a relative canonical link names no original we can link to
     published = meta('meta[property="article:published_time"]', 'meta[name="date"]',
                      'meta[name="pubdate"]', 'meta[itemprop="datePublished"]', "time[datetime]")

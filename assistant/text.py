@@ -18,8 +18,16 @@ _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 # Zero-width and other invisible format characters that only confuse matching.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TERMINAL = tuple(".!?;:,")
 _LINE = re.compile(r"[^\n]+")
+_WORD = re.compile(r"\S+")
+# A "sentence" longer than this many words is no sentence a reader would quote (a feed with no
+# punctuation, a table flattened into one line): it is cut into runs of at most this many words.
+MAX_SENTENCE_WORDS = 100
+# A run of characters with no space longer than this (base64, a minified script) counts as
+# several words and is cut at these lengths, so that every span stays bounded.
+LONG_WORD_CHARS = 100
 
 
 def normalize_text(text: str) -> str:
@@ -30,6 +38,17 @@ def normalize_text(text: str) -> str:
     text = _CONTROL.sub("", text)
     lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
     return _MANY_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def is_http_url(value: object) -> bool:
+    """True for an absolute http(s) URL: the only kind a citation may link to (never
+    javascript:, data: or a relative path)."""
+    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
+
+
+def has_control_chars(value: str) -> bool:
+    """True when a string holds a control character (a line break, NUL, ESC, ...)."""
+    return bool(_ANY_CONTROL.search(value))
 
 
 def word_count(text: str) -> int:
@@ -82,11 +101,37 @@ def blocks(text: str) -> list[Block]:
     return out
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def word_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the words in `text[start:end]`; a word longer than
+    LONG_WORD_CHARS is cut into pieces of that length, each counting as one word."""
+    end = len(text) if end is None else end
+    out: list[tuple[int, int]] = []
+    for m in _WORD.finditer(text, start, end):
+        s, e = m.span()
+        while e - s > LONG_WORD_CHARS:
+            out.append((s, s + LONG_WORD_CHARS))
+            s += LONG_WORD_CHARS
+        out.append((s, e))
+    return out
+
+
+def word_runs(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """`text[start:end]` cut at word boundaries into consecutive runs of at most `max_words`
+    words (as `word_spans` counts them); each run starts and ends on a word."""
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1, got {max_words}")
+    words = word_spans(text, start, end)
+    return [(words[i][0], words[min(i + max_words, len(words)) - 1][1])
+            for i in range(0, len(words), max_words)]
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None, *,
+                   max_words: int = MAX_SENTENCE_WORDS) -> list[tuple[int, int]]:
     """Sentence (start, end) offsets within `text[start:end]`, trailing whitespace excluded.
 
     Lines are split first (a line break always ends a sentence in normalised text), then each
     line is segmented by sentencex, which knows abbreviations and initials ("U.S.", "G.").
+    A sentence of more than `max_words` words is cut into runs of at most that many.
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
@@ -102,7 +147,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             if at < 0:  # pragma: no cover - sentencex returns slices of its input
                 at = cursor
                 piece = line[cursor:].strip()
-            spans.append((m.start() + at, m.start() + at + len(piece)))
+            s, e = m.start() + at, m.start() + at + len(piece)
+            # Fewer than 2·max_words characters cannot hold more than max_words words.
+            if e - s > 2 * max_words and len(word_spans(text, s, e)) > max_words:
+                spans.extend(word_runs(text, s, e, max_words))
+            else:
+                spans.append((s, e))
             cursor = at + len(piece)
         if cursor < len(line.rstrip()) and not spans:  # pragma: no cover - defensive
             spans.append((m.start(), m.end()))

@@ -98,6 +98,10 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def close(self) -> None:
+        """Free the index's memory now; any later use raises IndexCorruptError."""
+        self._index = _Closed()
+
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
         """Read an index file written by `save`."""
@@ -161,6 +165,13 @@ class VectorIndex:
                       else faiss.SearchParameters(sel=sel))
         scores, ids = self._index.search(q, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+
+class _Closed:
+    """Stands in for a freed FAISS index: every use is an error that says so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise IndexCorruptError("this index generation was closed; reload the index")
 
 
 def _training_sample(train: np.ndarray | None, dim: int) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 from assistant.chunking import Chunker
 from assistant.errors import ConfigError
 from assistant.sources import iter_documents
-from assistant.text import sentence_spans
+from assistant.text import sentence_spans, word_spans
 
 from .conftest import CORPUS
 
@@ -22,12 +22,28 @@ def test_every_chunk_is_an_exact_slice_of_whole_sentences(size, overlap):
     for doc in seed_docs():
         chunks = chunker.split(doc)
         assert chunks, doc.doc_id
-        starts = {s for s, _ in sentence_spans(doc.text)}
-        ends = {e for _, e in sentence_spans(doc.text)}
+        sentences = sentence_spans(doc.text)
+        short = [(s, e) for s, e in sentences if len(word_spans(doc.text, s, e)) <= size]
         for i, c in enumerate(chunks):
             assert doc.text[c.char_start:c.char_end] == c.text
             assert c.ordinal == i
-            assert c.char_start in starts and c.char_end in ends  # never cuts a sentence
+            assert len(word_spans(c.text)) <= size  # never longer than the size
+            for s, e in short:  # never cuts a sentence that fits
+                assert e <= c.char_start or s >= c.char_end or c.char_start <= s < e <= c.char_end
+            # A cut falls between words.
+            assert c.char_start == 0 or doc.text[c.char_start - 1] in " \n"
+            assert c.char_end == len(doc.text) or doc.text[c.char_end] in " \n"
+
+
+def test_a_long_run_without_sentence_breaks_is_cut_at_words():
+    from assistant.models import Document
+
+    text = "Ledger\n" + " ".join(f"item{i}" for i in range(1000)) + " " + "x" * 350
+    chunks = Chunker(size=100, overlap=1).split(Document(doc_id="d", source="d", text=text))
+    assert all(len(word_spans(c.text)) <= 100 for c in chunks)
+    assert chunks[0].text.startswith("item0 ") and chunks[-1].text.endswith("x" * 50)
+    covered = " ".join(text[c.char_start:c.char_end] for c in chunks) + " "
+    assert all(f"item{i} " in covered for i in range(1000))  # nothing is lost between chunks
 
 
 def test_sections_follow_headings():

@@ -21,6 +21,7 @@ from mcp_types import CallToolResult
 from starlette.applications import Starlette
 
 from assistant.index import IndexReader
+from assistant.auth import Authenticator
 from assistant.mcp_server import mcp_http
 from assistant.service import Service
 
@@ -115,7 +116,7 @@ def serve(app: Starlette) -> Iterator[str]:
 def mcp_app(service: Service, *, exact_route: bool = False) -> Starlette:
     """A minimal host app: the MCP app mounted at /mcp, its lifespan entered in the app's."""
     service.load()
-    asgi_app, mcp_lifespan = mcp_http(service)
+    asgi_app, mcp_lifespan = mcp_http(service, Authenticator(service.settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -140,3 +140,24 @@ def test_folder_walk_skips_hidden_and_unknown_files(tmp_path):
     (tmp_path / "notes.bin").write_bytes(b"\x00\x01")
     (doc,) = read(tmp_path)
     assert doc.doc_id == "sub/a.txt"
+
+
+def test_unclosed_front_matter_is_reported(tmp_path):
+    (tmp_path / "open.md").write_text("---\ntitle: Never closed\npublisher: Wire\n\nBody text here.\n",
+                                      encoding="utf-8")
+    (tmp_path / "rule.md").write_text("---\nA page that opens with a rule.\n", encoding="utf-8")
+    items = {getattr(i, "doc_id", None) or i.path: i for i in iter_documents([tmp_path], max_bytes=10**6)}
+    err = items[str(tmp_path / "open.md")]
+    assert isinstance(err, MalformedSourceError) and "never closed" in str(err)
+    assert items["rule.md"].text == "A page that opens with a rule."
+
+
+def test_ids_with_control_characters_are_refused(tmp_path):
+    lines = [json.dumps({"id": "fine-1", "text": "Good."}), json.dumps({"id": "bad\r\nid", "text": "x"}),
+             json.dumps({"id": "nul\u0000", "text": "x"})]
+    (tmp_path / "feed.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    items = list(iter_documents([tmp_path / "feed.jsonl"], max_bytes=10**6))
+    assert items[0].doc_id == "fine-1"
+    for err, line in zip(items[1:], (2, 3), strict=True):
+        assert isinstance(err, MalformedSourceError) and err.line == line
+        assert "control character" in str(err)

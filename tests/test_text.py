@@ -48,3 +48,19 @@ def test_headline_detection():
     assert looks_like_headline("Besides China, Russia Maintains Warm Relations With These Countries")
     assert not looks_like_headline("The sanctions imposed by the US were intended to isolate it.")
     assert not looks_like_headline("")
+
+
+def test_over_long_sentences_and_words_are_cut_into_bounded_spans():
+    from assistant.text import LONG_WORD_CHARS, MAX_SENTENCE_WORDS, word_spans
+
+    run = " ".join(f"w{i}" for i in range(250))
+    text = f"A short sentence. {run} and {'z' * 250}. Last one."
+    spans = sentence_spans(text)
+    assert text[spans[0][0]:spans[0][1]] == "A short sentence."
+    assert text[spans[-1][0]:spans[-1][1]] == "Last one."
+    middle = spans[1:-1]
+    assert len(middle) == 3  # 250 words + "and" + 3 pieces of the long word: 254 in runs of 100
+    for s, e in middle:
+        assert len(word_spans(text, s, e)) <= MAX_SENTENCE_WORDS
+    assert "".join(text[s:e] + " " for s, e in middle).strip() == f"{run} and {'z' * 250}."
+    assert [e - s for s, e in word_spans("z" * 250)] == [LONG_WORD_CHARS, LONG_WORD_CHARS, 50]

@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant import __version__
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
+from assistant.api.schemas import UNION_TAGS
 from assistant.api.routes import ask, chat, check, documents, health, openai, search, widget, web
+from assistant.auth import Authenticator
 from assistant.config import Settings, get_settings
 from assistant.embedding import Embedder
 from assistant.errors import (
@@ -47,12 +49,22 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                429: "rate_limited"}
 
 
+def unreadable_body(cause: BaseException) -> str:
+    """Why a request body could not be read as JSON, for the client that sent it."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"the request body is not valid UTF-8 (bad byte 0x{cause.object[cause.start]:02x} "
+                f"at offset {cause.start})")
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply"
+    return f"the request body cannot be read as JSON ({type(cause).__name__})"
+
+
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
     """A new app; the model and index load in the background after start-up."""
     settings = settings or get_settings()
-    settings.keys()  # a missing keys file fails now, not at the first write
+    auth = Authenticator(settings)  # a missing keys file or a bad limit fails now
     service = Service(settings, embedder)
-    mcp_app, mcp_lifespan = mcp_http(service, allowed_hosts=settings.hosts())
+    mcp_app, mcp_lifespan = mcp_http(service, auth, allowed_hosts=settings.hosts())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +80,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.auth = auth
     app.state.metrics = Metrics(service.counts)
     for module in (health, search, ask, check, chat, openai, documents, widget, web):
         app.include_router(module.router)
@@ -77,7 +90,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     # Outermost first: metrics see everything, including rate-limited and CORS-refused calls.
     if settings.rate_limit.strip():
-        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit)
+        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit, auth=auth)
     if settings.origins():
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.origins(), allow_credentials=False,
@@ -86,6 +99,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 2**20))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.proxies():
+        # Outermost: the client address every layer sees is the one a trusted proxy forwarded.
+        # From anyone else X-Forwarded-For is ignored (`assistant serve` turns uvicorn's off).
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies())
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
@@ -98,8 +117,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        msg = first.get("msg", "invalid request")
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body" and p not in UNION_TAGS)
+        msg = first.get("msg", "invalid request").removeprefix("Value error, ")
         return JSONResponse({"code": "invalid_request",
                              "message": f"{where}: {msg}" if where else msg,
                              "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
@@ -107,6 +126,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's "There was an error parsing the body": say what is wrong with it.
+            return JSONResponse({"code": "invalid_request", "message": unreadable_body(
+                exc.__cause__)}, status_code=422)
         return JSONResponse({"code": _HTTP_CODES.get(exc.status_code, "http_error"),
                              "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

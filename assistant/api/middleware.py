@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.metrics import Metrics
 from assistant.api.routes.web import ASSETS
-from assistant.api.security import client_key
+from assistant.auth import Authenticator, bearer_value, parse_rate
 
 # Probes and docs are never limited (orchestrators poll them), nor are the static pages and
 # assets in ASSETS (one desk load is five requests).
@@ -49,15 +49,21 @@ class MetricsMiddleware:
 
 
 class RateLimitMiddleware:
-    """A moving-window limit per API key / token / client IP; 429 with Retry-After beyond it."""
+    """A moving-window limit per caller; 429 with Retry-After beyond it.
 
-    def __init__(self, app: ASGIApp, rate: str) -> None:
-        from limits import parse
+    A valid API key or widget token is a caller of its own; everything else (no credential, or
+    one that is wrong) counts against the client's address, so inventing credentials buys no
+    extra requests. An address with too many failed authentications has any credential it
+    sends refused until its failures age out (`Authenticator.locked_out`).
+    """
+
+    def __init__(self, app: ASGIApp, rate: str, auth: Authenticator) -> None:
         from limits.storage import MemoryStorage
         from limits.strategies import MovingWindowRateLimiter
 
         self.app = app
-        self.limit = parse(rate)
+        self.auth = auth
+        self.limit = parse_rate(rate, "ASSISTANT_RATE_LIMIT")
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,7 +71,16 @@ class RateLimitMiddleware:
                 or scope["path"].startswith(UNLIMITED) or scope["path"] in ASSETS:
             await self.app(scope, receive, send)
             return
-        key = client_key(Request(scope))
+        request = Request(scope)
+        address = request.client.host if request.client else "unknown"
+        credential = bearer_value(request.headers.get("authorization"))
+        if credential is not None and (wait := self.auth.locked_out(address)) is not None:
+            await _json(send, 429, {"code": "rate_limited",
+                                    "message": "too many failed authentication attempts from "
+                                               f"this address; retry in {wait} s"},
+                        {"retry-after": str(wait)})
+            return
+        key = self.auth.caller(credential) or f"ip:{address}"
         if self.limiter.hit(self.limit, key):
             await self.app(scope, receive, send)
             return
@@ -90,7 +105,12 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes` with a JSON 413, declared or streamed."""
+    """Refuse request bodies over `max_bytes` with a JSON 413, declared or streamed.
+
+    A streamed (chunked) body is counted as it arrives. Once it passes the limit, the app gets
+    an error from `receive` and whatever it would answer (a framework turns a failed body read
+    into a 400) is dropped for the 413.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -105,27 +125,31 @@ class BodyLimitMiddleware:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        started = over = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if over:
+                return  # the app's reply to a body it could not finish reading
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            pass
+        if over and not started:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         mb = self.max_bytes / 2**20

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+MAX_BATCH_DOCUMENTS = 1000
 
 
 class Error(BaseModel):
@@ -136,7 +138,30 @@ class DocumentBatch(BaseModel):
     """Several documents, written together (all visible at once, or none)."""
 
     model_config = ConfigDict(extra="forbid")
-    documents: list[DocumentIn] = Field(..., min_length=1, max_length=1000)
+    documents: list[DocumentIn] = Field(..., min_length=1, max_length=MAX_BATCH_DOCUMENTS)
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _at_most(cls, value: Any) -> Any:
+        # Said before each item is validated: the limit, not the first item's first problem.
+        if isinstance(value, list) and len(value) > MAX_BATCH_DOCUMENTS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_DOCUMENTS} documents, got "
+                             f"{len(value)}: send it in parts")
+        return value
+
+
+def _one_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "documents" in value else "one"
+
+
+# The body of POST /v1/documents: a batch when it has `documents`, else one document, so that
+# errors name the shape that was sent, not the other one.
+DocumentsBody = Annotated[
+    Annotated[DocumentIn, Tag("one")] | Annotated[DocumentBatch, Tag("batch")],
+    Discriminator(_one_or_batch),
+]
+# Union tags in error locations: not part of any field path.
+UNION_TAGS = frozenset({"one", "batch"})
 
 
 class IngestError(BaseModel):

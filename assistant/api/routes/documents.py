@@ -12,7 +12,7 @@ from assistant.api.deps import ReadAccess, ServiceDep, WriteAccess
 from assistant.api.schemas import (
     Deleted,
     DocumentBatch,
-    DocumentIn,
+    DocumentsBody,
     DocumentList,
     DocumentOut,
     DocumentSummary,
@@ -47,7 +47,7 @@ def _summary(d: Document) -> DocumentSummary:
 
 @router.post("", status_code=201, response_model=IngestResult, summary="Add documents (JSON)",
              responses={401: {"model": Error}, 403: {"model": Error}, 422: {"model": Error}})
-async def add_documents(body: DocumentIn | DocumentBatch, service: ServiceDep,
+async def add_documents(body: DocumentsBody, service: ServiceDep,
                         _: WriteAccess) -> JSONResponse:
     """One document, or `{"documents": [...]}`; all become searchable together, at once.
     A document whose id exists is replaced; an unchanged one is skipped."""

@@ -21,9 +21,8 @@ def healthz() -> dict[str, str]:
 def readyz(service: ServiceDep) -> JSONResponse:
     """200 once queries can be answered, 503 with the reason before that."""
     if service.ready:
-        reader = service.retriever().reader
-        return JSONResponse({"status": "ready", "generation": reader.generation,
-                             "counts": reader.manifest.counts})
+        generation, counts = service.status()
+        return JSONResponse({"status": "ready", "generation": generation, "counts": counts})
     reason = service.error or "loading the model and index"
     return JSONResponse({"status": "not_ready", "code": "not_ready", "message": reason},
                         status_code=503)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from assistant.api.deps import SettingsDep
 from assistant.api.schemas import Error, WidgetToken
-from assistant.api.security import issue_token
+from assistant.api.security import authenticator
 
 router = APIRouter(prefix="/v1/widget", tags=["widget"])
 
@@ -20,5 +20,5 @@ async def token(request: Request, settings: SettingsDep) -> WidgetToken:
     if not origin or origin not in settings.origins():
         raise HTTPException(403, f"origin {origin or '(none)'!r} is not allowed: add it to "
                                  "ASSISTANT_CORS_ORIGINS on the server")
-    value, ttl = issue_token(request, origin)
+    value, ttl = authenticator(request).issue_token(origin)
     return WidgetToken(token=value, expires_in=ttl, origin=origin)

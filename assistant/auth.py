@@ -1,0 +1,108 @@
+"""Who is calling: API keys, origin-bound widget tokens, and the guard against guessing keys.
+
+Only a valid key or token names a caller; anything else is anonymous and is counted by client
+address. Failed authentications are counted per address too, and an address over
+`ASSISTANT_AUTH_FAIL_LIMIT` has every credential it sends refused for a while, right or wrong,
+so that guessing keys gains nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from typing import Any
+
+import jwt
+
+from assistant.config import Settings
+from assistant.errors import ConfigError
+
+TOKEN_AUDIENCE = "assistant-widget"
+# Claims a widget token must carry: a token without an expiry would be good forever.
+REQUIRED_CLAIMS = ("exp", "iat", "aud", "origin")
+
+
+def parse_rate(value: str, setting: str) -> Any:
+    """A `limits` rate item such as "120/minute", or a ConfigError naming the setting."""
+    from limits import parse
+
+    try:
+        return parse(value)
+    except ValueError:
+        raise ConfigError(f"{setting} must be a rate such as 120/minute or 10/second, got "
+                          f"{value!r}") from None
+
+
+def bearer_value(header: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer X` header value, if any."""
+    scheme, _, value = (header or "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Authenticator:
+    """The keys, widget-token secret and failed-attempt counts of one running service."""
+
+    def __init__(self, settings: Settings) -> None:
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.settings = settings
+        settings.keys()  # a missing keys file fails now, not at the first request
+        # Configured, or random for this process (its tokens die with it).
+        self.secret = settings.token_secret or secrets.token_urlsafe(32)
+        self.fail_limit = parse_rate(settings.auth_fail_limit, "ASSISTANT_AUTH_FAIL_LIMIT")
+        self._failures = MovingWindowRateLimiter(MemoryStorage())
+
+    # --- API keys and tokens ------------------------------------------------------------------
+
+    def is_api_key(self, credential: str | None) -> bool:
+        """Constant-time check of a credential against the configured keys."""
+        if not credential:
+            return False
+        return any(hmac.compare_digest(credential.encode(), key.encode())
+                   for key in self.settings.keys())
+
+    def issue_token(self, origin: str) -> tuple[str, int]:
+        """A short-lived read token bound to `origin`; returns (token, lifetime in seconds)."""
+        ttl = self.settings.token_ttl_seconds
+        now = int(time.time())
+        claims = {"aud": TOKEN_AUDIENCE, "origin": origin, "scope": "read", "iat": now,
+                  "exp": now + ttl}
+        return jwt.encode(claims, self.secret, algorithm="HS256"), ttl
+
+    def verify_token(self, token: str | None) -> dict[str, Any] | None:
+        """The claims of a valid, unexpired widget token (with every required claim), else None."""
+        if not token:
+            return None
+        try:
+            return jwt.decode(token, self.secret, algorithms=["HS256"], audience=TOKEN_AUDIENCE,
+                              options={"require": list(REQUIRED_CLAIMS)})
+        except jwt.PyJWTError:
+            return None
+
+    def caller(self, credential: str | None) -> str | None:
+        """A rate-limit bucket for a valid key or token; None for no or a wrong credential."""
+        if not credential:
+            return None
+        digest = hashlib.sha256(credential.encode()).hexdigest()[:16]
+        if self.is_api_key(credential):
+            return "key:" + digest
+        if self.verify_token(credential) is not None:
+            return "token:" + digest
+        return None
+
+    # --- failed attempts ----------------------------------------------------------------------
+
+    def record_failure(self, address: str) -> None:
+        """Count one failed authentication from a client address."""
+        self._failures.hit(self.fail_limit, address)
+
+    def locked_out(self, address: str) -> int | None:
+        """Seconds until `address` may authenticate again, or None when it may now."""
+        if self._failures.test(self.fail_limit, address):
+            return None
+        stats = self._failures.get_window_stats(self.fail_limit, address)
+        return max(1, math.ceil(stats.reset_time - time.time()))
