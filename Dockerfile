@@ -17,7 +17,7 @@ COPY pyproject.toml README.md ./
 COPY assistant ./assistant
 # The int8 embedding model, built once into the image (a failure here fails the image build
 # rather than shipping the slower prebuilt fallback unnoticed).
-RUN pip install . && python -m assistant.quantize
+RUN pip install . && python -m assistant.embedding.quantize
 
 COPY corpus ./corpus
 RUN assistant ingest /app/corpus --quiet

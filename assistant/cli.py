@@ -10,12 +10,15 @@ import textwrap
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, QueryError
+
+if TYPE_CHECKING:
+    from assistant.service import Service
 
 app = typer.Typer(
     name="assistant",
@@ -34,6 +37,9 @@ PublisherOpt = Annotated[list[str] | None, typer.Option(help="Only this publishe
 SinceOpt = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 F = TypeVar("F", bound=Callable[..., Any])
+# What the library calls an input, as this command line names it.
+FLAGS = {"since": "--since", "until": "--until", "k": "-k", "mode": "--mode", "url": "--url",
+         "publisher": "--publisher", "source": "--source"}
 
 
 def _fail(message: str, code: int) -> None:
@@ -50,6 +56,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except QueryError as exc:
+            _fail(exc.worded(FLAGS), 2)
         except AssistantError as exc:
             _fail(str(exc), 2)
         except KeyboardInterrupt:
@@ -71,10 +79,21 @@ def _settings(index: Path | None, **extra: Any) -> Settings:
     return load_settings(index=index, **extra)
 
 
-def _embedder(settings: Settings):  # noqa: ANN202 - heavy import stays lazy
-    from assistant.embedding import load_embedder
+def _service(settings: Settings) -> Service:
+    """The service over the settings' index (the model is loaded when first needed)."""
+    from assistant.service import Service
 
-    return load_embedder(settings)
+    return Service(settings)
+
+
+def _filters(**given: Any) -> Any:
+    from assistant.models import Filters
+
+    return Filters.create(**given)
+
+
+def _bad_line(kind: str, exc: QueryError) -> dict[str, str]:
+    return {"code": "bad_query", "message": exc.worded(FLAGS)}
 
 
 @app.command()
@@ -89,15 +108,12 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Add new and changed documents to the index (unchanged ones are skipped)."""
-    from assistant.chunking import Chunker
-    from assistant.ingest import ingest as run_ingest
+    from assistant.ingest import Chunker
 
     settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)  # fail before loading the model
     paths = paths or [settings.corpus]
-    embedder = _embedder(settings)
-    report = run_ingest(paths, settings=settings, embedder=embedder,
-                        progress=not quiet and sys.stderr.isatty())
+    report = _service(settings).ingest(paths, progress=not quiet and sys.stderr.isatty())
     for err in report.errors:
         typer.echo(f"error: {err}", err=True)
     if as_json:
@@ -123,10 +139,7 @@ def remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete documents (and their chunks and vectors) from the index."""
-    from assistant.ingest import remove as run_remove
-
-    settings = _settings(index)
-    removed, missing = run_remove(doc_ids, settings=settings)
+    removed, missing = _service(_settings(index)).delete_documents(doc_ids)
     if as_json:
         typer.echo(json.dumps({"removed": removed, "not_found": missing}, ensure_ascii=False))
     else:
@@ -171,33 +184,30 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Hybrid (dense + BM25) search over the index's chunks."""
-    from assistant.index import IndexReader
-    from assistant.retrieval import Retriever, make_filters
-
     settings = _settings(index)
-    filters = make_filters(publishers=publisher, sources=source, since=since, until=until)
+    filters = _filters(publishers=publisher, sources=source, since=since, until=until)
     if query == "-" and not as_json:
         raise QueryError("reading queries from stdin (-) needs --json")
     if query != "-":
         query = query.strip()
         if not query:
             raise QueryError("the query is empty")
-    reader = IndexReader(Path(settings.index))
-    retriever = Retriever(reader, _embedder(settings), settings)
+    service = _service(settings).load()
 
     if query == "-":
         for qid, text in _read_batch(sys.stdin):
             try:
-                hits = retriever.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
-                out: dict[str, Any] = {"id": qid, "query": text, "results": [_hit_json(h) for h in hits]}
+                hits = service.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+                out: dict[str, Any] = {"id": qid, "query": text,
+                                       "results": [h.to_dict() for h in hits]}
             except QueryError as exc:
-                out = {"id": qid, "query": text, "error": {"code": "bad_query", "message": str(exc)}}
+                out = {"id": qid, "query": text, "error": _bad_line("query", exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
-    hits = retriever.search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    hits = service.search(query, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
     if as_json:
-        typer.echo(json.dumps({"id": None, "query": query, "results": [_hit_json(h) for h in hits]},
+        typer.echo(json.dumps({"id": None, "query": query, "results": [h.to_dict() for h in hits]},
                               ensure_ascii=False))
         return
     if not hits:
@@ -216,7 +226,7 @@ def _snippet(text: str, query: str, size: int = 400) -> str:
         return text
     import re
 
-    from assistant.store import STOPWORDS
+    from assistant.text import STOPWORDS
 
     words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS and len(w) > 2]
     low = text.lower()
@@ -228,13 +238,6 @@ def _snippet(text: str, query: str, size: int = 400) -> str:
     if end < len(text):
         end = text.rfind(" ", start, end)
     return ("… " if start > 0 else "") + text[start:end] + (" …" if end < len(text) else "")
-
-
-def _hit_json(h: Any) -> dict[str, Any]:
-    d = h.to_dict()
-    keys = ("rank", "score", "chunk_id", "doc_id", "source", "title", "section", "char_start",
-            "char_end", "text", "publisher", "published", "url", "scores")
-    return {key: d[key] for key in keys}
 
 
 def _terminal_width() -> int:
@@ -254,28 +257,23 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with verbatim quotes and citations, or say the sources do not answer."""
-    from assistant.answering import Answerer, check_question
-    from assistant.index import IndexReader
-    from assistant.retrieval import Retriever, make_filters
-
-    settings = _settings(index)
-    filters = make_filters(publishers=publisher, since=since, until=until)
+    service = _service(_settings(index))
+    filters = _filters(publishers=publisher, since=since, until=until)
     if question == "-" and not as_json:
         raise QueryError("reading questions from stdin (-) needs --json")
     if question != "-":
-        question = check_question(question)  # fail before loading the model
-    answerer = Answerer(Retriever(IndexReader(Path(settings.index)), _embedder(settings), settings))
+        question = service.check_question(question)  # fail before loading the model
+    service.load()
     if question == "-":
         for qid, text in _read_batch(sys.stdin):
             try:
-                out: dict[str, Any] = {"id": qid, **answerer.ask(text, filters=filters).to_dict()}
+                out: dict[str, Any] = {"id": qid, **service.ask(text, filters=filters).to_dict()}
             except QueryError as exc:
-                out = {"id": qid, "question": text,
-                       "error": {"code": "bad_query", "message": str(exc)}}
+                out = {"id": qid, "question": text, "error": _bad_line("question", exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
-    answer = answerer.ask(question, filters=filters)
+    answer = service.ask(question, filters=filters)
     if as_json:
         typer.echo(json.dumps({"id": None, **answer.to_dict()}, ensure_ascii=False))
         return
@@ -323,37 +321,29 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a claim against the sources: evidence for and against, quoted, and a verdict."""
-    from assistant.checking import Checker, check_claim_text
-    from assistant.claimreview import export
-    from assistant.index import IndexReader
-    from assistant.retrieval import Retriever, make_filters
-    from assistant.stance import load_verifier
-
-    settings = _settings(index)
-    filters = make_filters(publishers=publisher, since=since, until=until)
+    service = _service(_settings(index))
+    filters = _filters(publishers=publisher, since=since, until=until)
     if claim == "-" and not as_json:
         raise QueryError("reading claims from stdin (-) needs --json")
     if claimreview and (text or claim == "-"):
         raise QueryError("--claimreview exports one claim: it does not combine with --text or -")
     if claim != "-":
-        claim = claim.strip() if text else check_claim_text(claim)  # fail before loading the model
-    embedder = _embedder(settings)
-    checker = Checker(Retriever(IndexReader(Path(settings.index)), embedder, settings),
-                      load_verifier(settings, embedder))
+        claim = claim.strip() if text else service.check_claim(claim)  # before loading the model
+    service.load()
     if claim == "-":
         for cid, line in _read_batch(sys.stdin):
             try:
-                out: dict[str, Any] = {"id": cid, **checker.check(line, filters=filters).to_dict()}
+                out: dict[str, Any] = {"id": cid, **service.check(line, filters=filters).to_dict()}
             except QueryError as exc:
-                out = {"id": cid, "claim": line, "error": {"code": "bad_query", "message": str(exc)}}
+                out = {"id": cid, "claim": line, "error": _bad_line("claim", exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
     if text:
-        verdicts = checker.check_text(claim, filters=filters)
+        checked = service.check_text(claim, filters=filters)
+        verdicts = checked.claims
         if as_json:
-            typer.echo(json.dumps({"text": claim, "claims": [v.to_dict() for v in verdicts]},
-                                  ensure_ascii=False))
+            typer.echo(json.dumps(checked.to_dict(), ensure_ascii=False))
             return
         if not verdicts:
             typer.echo("No check-worthy sentences (facts with names, numbers or events) found.")
@@ -362,12 +352,12 @@ def check(
             _print_verdict(v)
             typer.echo("")
         return
-    verdict = checker.check(claim, filters=filters)
     if claimreview:
-        typer.echo(json.dumps(export(verdict, author=settings.publisher_name,
-                                     author_url=settings.publisher_url, url=url),
-                              ensure_ascii=False, indent=None if as_json else 2))
-    elif as_json:
+        review = service.claimreview(claim, url=url, filters=filters)
+        typer.echo(json.dumps(review, ensure_ascii=False, indent=None if as_json else 2))
+        return
+    verdict = service.check(claim, filters=filters)
+    if as_json:
         typer.echo(json.dumps({"id": None, **verdict.to_dict()}, ensure_ascii=False))
     else:
         _print_verdict(verdict)
@@ -398,23 +388,17 @@ def _print_verdict(v: Any) -> None:
 @handle_errors
 def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds and how it was built."""
-    from assistant.errors import IndexNotFoundError
-    from assistant.index import read_manifest
-
     settings = _settings(index)
-    manifest = read_manifest(Path(settings.index))
-    if manifest is None:
-        raise IndexNotFoundError(f"no index at {settings.index}: run `assistant ingest` first")
-    data = manifest.to_json()
+    data = _service(settings).manifest()
     if as_json:
         typer.echo(json.dumps(data))
         return
-    c = manifest.counts
-    typer.echo(f"index      {settings.index} (generation {manifest.generation}, built "
-               f"{manifest.built_at})")
+    c = data["counts"]
+    typer.echo(f"index      {settings.index} (generation {data['generation']}, built "
+               f"{data['built_at']})")
     typer.echo(f"contents   {c.get('documents', 0)} documents, {c.get('chunks', 0)} chunks")
-    typer.echo(f"embedder   {manifest.embedder['model']} (dim {manifest.embedder['dim']})")
-    typer.echo(f"chunker    {manifest.chunker}")
+    typer.echo(f"embedder   {data['embedder']['model']} (dim {data['embedder']['dim']})")
+    typer.echo(f"chunker    {data['chunker']}")
 
 
 @app.command()
@@ -427,12 +411,12 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from assistant.api.app import create_app
+    from assistant.server import app as server_app
 
     settings = _settings(index)
     # X-Forwarded-For is honoured only from ASSISTANT_TRUSTED_PROXIES, by the app itself;
     # uvicorn's own handling would trust it from 127.0.0.1, letting any local client pick its IP.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+    uvicorn.run(server_app(settings), host=host, port=port, log_level="info",
                 proxy_headers=False)
 
 
@@ -440,7 +424,7 @@ def serve(
 @handle_errors
 def mcp(index: IndexOpt = None) -> None:
     """Serve the MCP tools (search, ask) over stdio, for MCP clients such as desktop assistants."""
-    from assistant.mcp_server import run_stdio
+    from assistant.mcp import run_stdio
 
     run_stdio(_settings(index))
 
@@ -474,21 +458,23 @@ def evaluate(
     if dataset not in ("seeds", "scifact", "scifact-verify", "all"):
         raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact, "
                          "scifact-verify or all")
+    from assistant.service import Service
+
     root = index or Path("index-eval")
-    base = _settings(root / "seeds")
-    embedder = _embedder(base)
+    seeds_service = _service(_settings(root / "seeds"))
     results: dict[str, Any] = {}
     if dataset in ("seeds", "all"):
-        results["seeds"] = run_seeds_questions(data, seeds, settings=base, embedder=embedder)
-        results["seeds_claims"] = run_seeds_claims(data, seeds, settings=base, embedder=embedder)
+        results["seeds"] = run_seeds_questions(data, seeds, seeds_service)
+        results["seeds_claims"] = run_seeds_claims(data, seeds, seeds_service)
     if dataset in ("scifact", "all"):
+        # The same loaded model, another index.
+        scifact = Service(_settings(root / "scifact"), seeds_service.model())
         results["scifact"] = run_scifact(
-            data / "scifact", settings=_settings(root / "scifact"), embedder=embedder,
-            modes=[m.strip() for m in modes.split(",") if m.strip()], limit=limit,
-            progress=sys.stderr.isatty())
+            data / "scifact", scifact, modes=[m.strip() for m in modes.split(",") if m.strip()],
+            limit=limit, progress=sys.stderr.isatty())
     if dataset in ("scifact-verify", "all"):
-        results["scifact_verify"] = run_scifact_verify(data / "scifact", settings=base,
-                                                       embedder=embedder, limit=limit)
+        results["scifact_verify"] = run_scifact_verify(data / "scifact", seeds_service,
+                                                       limit=limit)
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if "seeds_claims" in results:
         failures += claims_gate_failures(results["seeds_claims"])

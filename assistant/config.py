@@ -45,11 +45,25 @@ class Settings(BaseSettings):
                                   "backend; the onnx backend runs each text alone).")
     chunk_size: int = Field(160, ge=16, le=2000, description="Most words in a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by neighbours.")
-    max_file_mb: float = Field(20.0, gt=0, description="Larger input files are refused.")
     k: int = Field(10, ge=1, le=1000, description="Default number of search results.")
-    max_query_chars: int = Field(2000, ge=10)
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
+
+    # --- limits: every size a request or an input may have, in one place -----------------------
+    max_file_mb: float = Field(20.0, gt=0, description="Larger input files (and JSONL records) "
+                               "are refused.")
+    max_query_chars: int = Field(2000, ge=10, description="Longest search query.")
+    max_question_chars: int = Field(1000, ge=10, description="Longest question (ask, chat).")
+    max_claim_chars: int = Field(1000, ge=10, description="Longest claim to check.")
+    max_text_chars: int = Field(10000, ge=10, description="Longest paragraph to check.")
+    max_claims: int = Field(25, ge=1, description="Most check-worthy sentences checked in one "
+                            "paragraph (each takes about half a second).")
+    max_k: int = Field(100, ge=1, le=10000, description="Most search results one query may ask "
+                       "for.")
+    max_batch_documents: int = Field(1000, ge=1, description="Most documents in one "
+                                     "POST /v1/documents batch.")
+    max_upload_files: int = Field(20, ge=1, description="Most files in one upload.")
+    max_body_mb: float = Field(10.0, gt=0, description="Largest request body accepted.")
 
     # --- claim checking -----------------------------------------------------------------------
     verifier: Literal["features", "nli", "llm"] = Field(
@@ -82,7 +96,6 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", description="Comma-separated proxy addresses or networks "
                                  "(e.g. 10.0.0.0/8) whose X-Forwarded-For names the client; "
                                  "empty: the header is ignored.")
-    max_body_mb: float = Field(10.0, gt=0, description="Largest request body accepted.")
     token_secret: str = Field("", description="Secret that signs widget tokens (random per "
                               "process when empty).")
     token_ttl_seconds: int = Field(600, ge=30, le=86400, description="Widget token lifetime.")

@@ -18,7 +18,13 @@ Tree::
     │   ├── IndexBusyError         another process is writing the index
     │   └── EmbedderMismatchError  the index was built with another embedding model
     ├── QueryError             an empty, too long or otherwise unusable query or filter
-    └── ModelError             the embedding model cannot be loaded
+    │                          (carries `field`: which input, so each face can name it its way)
+    ├── ModelError             the embedding model cannot be loaded
+    └── NotReadyError          the service is still loading its model or index
+
+Messages describe the value, not how it was given: a QueryError about `since` says "since must
+be a date ...", and the CLI words it "--since must be ...", the HTTP API "filters.since must
+be ..." (see `QueryError.worded`).
 """
 
 from __future__ import annotations
@@ -94,8 +100,27 @@ class EmbedderMismatchError(IndexError_):
 
 
 class QueryError(AssistantError):
-    """The query or its filters cannot be used."""
+    """The query or its filters cannot be used.
+
+    With a `field` (e.g. "since", "k"), the message is "<field> <problem>", and a face that
+    calls the input something else words it with `worded`.
+    """
+
+    def __init__(self, problem: str, *, field: str | None = None) -> None:
+        self.problem = problem
+        self.field = field
+        super().__init__(f"{field} {problem}" if field else problem)
+
+    def worded(self, names: dict[str, str]) -> str:
+        """The message with the field called by a face's own name for it (a flag, a path)."""
+        if self.field is None:
+            return str(self)
+        return f"{names.get(self.field, self.field)} {self.problem}"
 
 
 class ModelError(AssistantError):
     """The embedding model cannot be loaded."""
+
+
+class NotReadyError(AssistantError):
+    """The model or index is still loading."""

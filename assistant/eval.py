@@ -1,4 +1,8 @@
-"""The evaluation harness: answers and claims on the seeds, retrieval and verification on SciFact."""
+"""The evaluation harness: answers and claims on the seeds, retrieval and verification on SciFact.
+
+Every run goes through a `Service`, as the CLI and the HTTP API do: what is measured is what
+users get.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.embedding import Embedder
+from assistant.claims import STANCE_MIN, held_out
 from assistant.errors import ConfigError
+from assistant.service import Service
+
+# Chunks each retriever contributes (and hits kept) in retrieval runs: enough that 100 distinct
+# documents survive de-duplication.
+RETRIEVAL_DEPTH = 300
+
+
+def retrieval_service(service: Service) -> Service:
+    """A service over the same index and model that searches RETRIEVAL_DEPTH deep."""
+    deep = service.settings.model_copy(update={"candidates": RETRIEVAL_DEPTH,
+                                               "max_k": RETRIEVAL_DEPTH})
+    return Service(deep, service.model())
 
 
 def ndcg_at(ranked: list[str], relevant: set[str], k: int) -> float:
@@ -63,31 +78,24 @@ def rank_documents(hits: list[Any], n: int) -> list[str]:
     return list(out)[:n]
 
 
-def run_scifact(folder: Path, *, settings: Settings, embedder: Embedder, modes: list[str],
-                limit: int | None = None, progress: bool = False) -> dict[str, Any]:
+def run_scifact(folder: Path, service: Service, *, modes: list[str], limit: int | None = None,
+                progress: bool = False) -> dict[str, Any]:
     """Ingest SciFact's corpus (incrementally) and score each retrieval mode on its train queries."""
-    from assistant.index import IndexReader
-    from assistant.ingest import ingest
-    from assistant.retrieval import Retriever
-
     queries, qrels = load_beir(folder)
     if limit:
         queries = dict(list(queries.items())[:limit])
-    report = ingest([folder / "corpus.jsonl"], settings=settings, embedder=embedder,
-                    progress=progress)
+    report = service.ingest([folder / "corpus.jsonl"], progress=progress)
     if report.errors:
         raise ConfigError(f"{len(report.errors)} SciFact records failed: {report.errors[0]}")
-    reader = IndexReader(Path(settings.index))
-    # Enough chunks per retriever that 100 distinct documents survive de-duplication.
-    retriever = Retriever(reader, embedder, settings.model_copy(update={"candidates": 300}))
-    results: dict[str, Any] = {"queries": len(queries),
-                               "documents": reader.manifest.counts.get("documents", 0),
-                               "chunks": reader.manifest.counts.get("chunks", 0), "modes": {}}
+    deep = retrieval_service(service)
+    _, counts = deep.status()
+    results: dict[str, Any] = {"queries": len(queries), "documents": counts.get("documents", 0),
+                               "chunks": counts.get("chunks", 0), "modes": {}}
     for mode in modes:
         nd, rc, mr, times = [], [], [], []
         for qid, text in queries.items():
             t = time.perf_counter()
-            hits = retriever.search(text, k=300, mode=mode)  # type: ignore[arg-type]
+            hits = deep.search(text, k=RETRIEVAL_DEPTH, mode=mode)  # type: ignore[arg-type]
             times.append((time.perf_counter() - t) * 1000)
             ranked = rank_documents(hits, 100)
             rel = qrels[qid]
@@ -120,39 +128,30 @@ def quote_is_right(quote: Any, expected: dict[str, Any]) -> bool:
     return any(fold_quotes(a) in text for a in expected.get("answer_contains", []))
 
 
-def _seeds_index(file: Path, seeds: Path, settings: Settings, embedder: Embedder
-                 ) -> tuple[list[dict[str, Any]], Any]:
-    """The records of an evaluation file, and a reader of the seed articles' index (ingested
-    incrementally, so a second evaluation reuses it)."""
-    from assistant.index import IndexReader
-    from assistant.ingest import ingest
-
+def _seeds_index(file: Path, seeds: Path, service: Service) -> list[dict[str, Any]]:
+    """The records of an evaluation file, after ingesting the seed articles into the service's
+    index (incrementally, so a second evaluation reuses it)."""
     if not file.exists():
         raise ConfigError(f"evaluation file {file} is missing (use --data to point at the folder)")
     records = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()
                if line.strip()]
-    report = ingest([seeds], settings=settings, embedder=embedder, progress=False)
+    report = service.ingest([seeds])
     if report.errors:
         raise ConfigError(f"seed articles failed to ingest: {report.errors[0]}")
-    return records, IndexReader(Path(settings.index))
+    return records
 
 
-def run_seeds_questions(folder: Path, seeds: Path, *, settings: Settings, embedder: Embedder
-                        ) -> dict[str, Any]:
+def run_seeds_questions(folder: Path, seeds: Path, service: Service) -> dict[str, Any]:
     """Ask every question of seeds-questions.jsonl over an index of the seed articles."""
-    from assistant.answering import Answerer
-    from assistant.retrieval import Retriever
-
-    questions, reader = _seeds_index(folder / "seeds-questions.jsonl", seeds, settings, embedder)
-    answerer = Answerer(Retriever(reader, embedder, settings))
+    questions = _seeds_index(folder / "seeds-questions.jsonl", seeds, service)
     rows = []
     quotes_total = quotes_verbatim = 0
     for q in questions:
-        ans = answerer.ask(q["question"])
+        ans = service.ask(q["question"])
         right = [quote_is_right(x, q) for x in ans.quotes]
         for x in [*ans.quotes, *ans.related]:
             quotes_total += 1
-            doc = reader.store.get_document(x.citation.doc_id)
+            doc = service.get_document(x.citation.doc_id)
             c = x.citation
             quotes_verbatim += bool(doc and doc.text[c.char_start:c.char_end] == x.text == c.quote)
         rows.append({"id": q["id"], "answerable": q["answerable"], "abstained": ans.abstained,
@@ -214,22 +213,16 @@ def macro_f1(gold: list[str], pred: list[str], labels: tuple[str, ...]) -> float
 CLAIM_VERDICTS = ("supported", "refuted", "not_enough_info")
 
 
-def run_seeds_claims(folder: Path, seeds: Path, *, settings: Settings, embedder: Embedder
-                     ) -> dict[str, Any]:
+def run_seeds_claims(folder: Path, seeds: Path, service: Service) -> dict[str, Any]:
     """Check every claim of seeds-claims.jsonl over an index of the seed articles."""
-    from assistant.checking import Checker
-    from assistant.retrieval import Retriever
-    from assistant.stance import load_verifier
-
-    claims, reader = _seeds_index(folder / "seeds-claims.jsonl", seeds, settings, embedder)
-    checker = Checker(Retriever(reader, embedder, settings), load_verifier(settings, embedder))
+    claims = _seeds_index(folder / "seeds-claims.jsonl", seeds, service)
     rows = []
     quotes_total = quotes_verbatim = 0
     for c in claims:
-        v = checker.check(c["claim"])
+        v = service.check(c["claim"])
         for e in v.evidence:
             quotes_total += 1
-            doc = reader.store.get_document(e.citation.doc_id)
+            doc = service.get_document(e.citation.doc_id)
             cit = e.citation
             quotes_verbatim += bool(doc and doc.text[cit.char_start:cit.char_end] == e.quote)
         decided = [e for e in v.evidence if e.stance != "neutral"]
@@ -241,7 +234,7 @@ def run_seeds_claims(folder: Path, seeds: Path, *, settings: Settings, embedder:
     gold, pred = [r["expected"] for r in rows], [r["verdict"] for r in rows]
     with_source = [r["source_cited"] for r in rows if r["source_cited"] is not None]
     return {
-        "claims": len(rows), "verifier": checker.verifier.name,
+        "claims": len(rows), "verifier": service.verifier().name,
         "right": sum(g == p for g, p in zip(gold, pred, strict=True)),
         "accuracy": _share(sum(g == p for g, p in zip(gold, pred, strict=True)), len(rows)),
         "macro_f1": macro_f1(gold, pred, CLAIM_VERDICTS),
@@ -255,19 +248,16 @@ SCIFACT_LABELS = ("SUPPORT", "CONTRADICT", "NEI")
 _TO_SCIFACT = {"supports": "SUPPORT", "refutes": "CONTRADICT"}
 
 
-def run_scifact_verify(folder: Path, *, settings: Settings, embedder: Embedder,
-                       limit: int | None = None) -> dict[str, Any]:
+def run_scifact_verify(folder: Path, service: Service, *, limit: int | None = None
+                       ) -> dict[str, Any]:
     """Abstract-level label macro-F1 and rationale recall on SciFact's held-out train claims.
 
     For each claim and each abstract it cites, the verifier judges every sentence; the abstract
     is SUPPORT or CONTRADICT by its most confident decided sentence, else NEI (gold: the
     evidence's label for that abstract, NEI when it has none). Rationale recall is the share of
     gold rationale sentences the verifier decided (supports or refutes). Claims used to train
-    the default stance model are left out (see `assistant.stance.held_out`).
+    the default stance model are left out (see `assistant.claims.stance.held_out`).
     """
-    from assistant.checking import STANCE_MIN
-    from assistant.stance import held_out, load_verifier
-
     for f in ("claims-train.jsonl", "corpus-sentences.jsonl"):
         if not (folder / f).exists():
             raise ConfigError(f"evaluation file {folder / f} is missing")
@@ -279,7 +269,6 @@ def run_scifact_verify(folder: Path, *, settings: Settings, embedder: Embedder,
         encoding="utf-8").splitlines()) if held_out(c["id"])]
     if limit:
         claims = claims[:limit]
-    verifier = load_verifier(settings, embedder)
     gold: list[str] = []
     pred: list[str] = []
     rationale = found = 0
@@ -291,7 +280,7 @@ def run_scifact_verify(folder: Path, *, settings: Settings, embedder: Embedder,
                 continue
             groups = c["evidence"].get(doc_id, [])
             gold.append(groups[0]["label"] if groups else "NEI")
-            stances = verifier.judge(c["claim"], sents)
+            stances = service.judge(c["claim"], sents)
             decided = [(getattr(s, s.label), _TO_SCIFACT[s.label], i) for i, s in enumerate(stances)
                        if s.label != "neutral" and getattr(s, s.label) >= STANCE_MIN]
             pred.append(max(decided)[1] if decided else "NEI")
@@ -301,7 +290,7 @@ def run_scifact_verify(folder: Path, *, settings: Settings, embedder: Embedder,
                 found += len(chosen & set(g["sentences"]))
     per_label = {lab: macro_f1(gold, pred, (lab,)) for lab in SCIFACT_LABELS}
     return {
-        "claims": len(claims), "pairs": len(gold), "verifier": verifier.name,
+        "claims": len(claims), "pairs": len(gold), "verifier": service.verifier().name,
         "label_macro_f1": macro_f1(gold, pred, SCIFACT_LABELS), "f1_by_label": per_label,
         "label_accuracy": _share(sum(g == p for g, p in zip(gold, pred, strict=True)), len(gold)),
         "rationale_recall": _share(found, rationale),

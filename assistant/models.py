@@ -1,10 +1,28 @@
-"""The data model: documents, chunks and search hits (see DESIGN.md)."""
+"""Every shape the assistant works with, defined once.
+
+- What is stored: `Document`, `Chunk`, `FactCheck` (plain dataclasses: many are made per ingest).
+- What a query asks for: `Filters`.
+- What comes back (Pydantic models, so that the CLI's JSON, the HTTP schemas and the MCP
+  tools' output schemas are these very classes): `ScoredHit` and `SearchResults`, `Citation`,
+  `Quote`, `Answer`, `ChatReply`, `Evidence`, `EarlierCheck`, `Verdict`, `TextVerdicts`.
+- What a write did: `IngestReport`.
+
+A field added here appears in the CLI's `--json`, in HTTP responses and in MCP results alike.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from assistant.errors import QueryError, SourceError
+
+# --- stored --------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -52,11 +70,80 @@ class Chunk:
 
 
 @dataclass(slots=True)
-class SearchHit:
-    """One ranked chunk with its document's metadata."""
+class FactCheck:
+    """One published fact-check (schema.org ClaimReview): the claim it reviewed, its rating."""
+
+    key: str  # the review's url, or a hash of its claim and date when it has none
+    claim: str
+    rating: str
+    url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    claimant: str | None = None  # who made the claim (itemReviewed.author)
+    rating_value: float | None = None
+    best_rating: float | None = None
+    worst_rating: float | None = None
+    source: str = ""  # the file it came from
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything about the fact-check changes."""
+        payload = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Metadata filters applied to both retrievers (combined with AND)."""
+
+    publishers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # exact source, or a prefix ending in "/" or "*"
+    since: str | None = None  # ISO date, inclusive
+    until: str | None = None  # ISO date, inclusive
+
+    def __bool__(self) -> bool:
+        return bool(self.publishers or self.sources or self.since or self.until)
+
+    @classmethod
+    def create(cls, *, publishers: list[str] | None = None, sources: list[str] | None = None,
+               since: str | None = None, until: str | None = None) -> Filters:
+        """Validated filters: dates must be ISO (YYYY-MM-DD), `since` not after `until`."""
+        for name, value in (("since", since), ("until", until)):
+            if value is not None:
+                try:
+                    date.fromisoformat(value[:10])
+                except ValueError:
+                    raise QueryError(f"must be a date like 2024-03-05, got {value!r}",
+                                     field=name) from None
+        if since and until and since[:10] > until[:10]:
+            raise QueryError(f"({since}) is after the end date ({until})", field="since")
+        return cls(publishers=tuple(p for p in (publishers or []) if p),
+                   sources=tuple(s for s in (sources or []) if s), since=since, until=until)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+class Result(BaseModel):
+    """Base of the result models: `to_dict()` is the JSON every face prints."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict, fields in declaration order."""
+        return self.model_dump()
+
+
+class SearchHit(Result):
+    """One ranked chunk; `text == document.text[char_start:char_end]`."""
 
     rank: int
-    score: float
+    score: float = Field(..., description="Fused (or single-retriever) score; higher is better.")
     chunk_id: int
     doc_id: str
     source: str
@@ -68,8 +155,143 @@ class SearchHit:
     publisher: str | None = None
     published: str | None = None
     url: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        """The search output contract of DESIGN.md plus metadata."""
-        return asdict(self)
+
+class ScoredHit(SearchHit):
+    """A hit with each retriever's own score and rank (`dense`, `dense_rank`, `bm25`, ...)."""
+
+    scores: dict[str, int | float] = Field(default_factory=dict)
+
+
+class SearchResults(Result):
+    """A query and its ranked hits, best first."""
+
+    query: str
+    results: list[ScoredHit]
+
+
+class Citation(Result):
+    """Where a quote comes from; `quote == document.text[char_start:char_end]`."""
+
+    n: int = Field(..., description="The [n] marker in the answer text.")
+    doc_id: str
+    title: str | None
+    publisher: str | None
+    url: str | None
+    published: str | None
+    source: str
+    char_start: int
+    char_end: int
+    quote: str
+
+
+class Quote(Result):
+    """A verbatim passage and its citation."""
+
+    text: str
+    citation: Citation
+    score: float = 0.0
+
+
+class Answer(Result):
+    """Quoted sentences with [n] markers and their citations, or an abstention."""
+
+    question: str
+    answer: str
+    quotes: list[Quote]
+    citations: list[Citation]
+    confidence: float = Field(..., ge=0, le=1)
+    abstained: bool = Field(..., description="True when the sources do not answer the question.")
+    related: list[Quote] = Field(default_factory=list,
+                                 description="Nearest passages when the answer abstains.")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class ChatReply(Result):
+    """The answer to a chat turn; `question` is the turn read in the conversation's context."""
+
+    conversation_id: str
+    question: str
+    answer: Answer
+
+
+Stance = Literal["supports", "refutes", "neutral"]
+
+
+class Evidence(Result):
+    """A verbatim sentence, which way it points, and where it comes from."""
+
+    stance: Stance
+    score: float
+    quote: str
+    citation: Citation
+    probabilities: dict[str, float] = Field(default_factory=dict)
+
+
+class EarlierCheck(Result):
+    """A fact-check already published on the same claim (schema.org ClaimReview)."""
+
+    claim: str
+    rating: str
+    published: str | None
+    url: str | None
+    author: str | None
+    similarity: float
+
+
+class Verdict(Result):
+    """Evidence for and against a claim, counted by distinct source, and a verdict."""
+
+    claim: str
+    verdict: Literal["supported", "refuted", "conflicting", "not_enough_info"]
+    confidence: float = Field(..., ge=0, le=1)
+    fact_checks: list[EarlierCheck] = Field(..., description="Earlier published checks, best first.")
+    evidence: list[Evidence]
+    sources_supporting: int = Field(..., description="Distinct sources; near-duplicates once.")
+    sources_refuting: int
+    merged: list[list[str]] = Field(default_factory=list,
+                                    description="Near-duplicate documents counted as one.")
+    verifier: str = ""
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class TextVerdicts(Result):
+    """The verdicts on each check-worthy sentence of a paragraph."""
+
+    text: str
+    claims: list[Verdict]
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run (or one write over HTTP) did."""
+
+    documents: int = 0
+    chunks: int = 0
+    skipped: int = 0
+    errors: list[SourceError] = field(default_factory=list)
+    reused_vectors: int = 0
+    written: list[str] = field(default_factory=list)  # ids added or replaced
+    fact_checks: int = 0  # ClaimReviews added or replaced
+    generation: int | None = None
+    seconds: float = 0.0
+
+    def error_dicts(self) -> list[dict[str, Any]]:
+        """Each error as {path, line, message}."""
+        return [{"path": e.path, "line": e.line, "message": str(e)} for e in self.errors]
+
+    def to_json(self) -> dict:
+        """The `--json` summary of the CLI contract."""
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "skipped": self.skipped,
+            "errors": self.error_dicts(),
+            "reused_vectors": self.reused_vectors,
+            "fact_checks": self.fact_checks,
+            "generation": self.generation,
+            "seconds": round(self.seconds, 3),
+        }

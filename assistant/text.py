@@ -7,10 +7,25 @@ character offsets into it.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
 import sentencex
+
+# Very common English words carry no evidence and make OR queries match every chunk.
+STOPWORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how i if in "
+    "into is it its may might of on or shall should so such than that the their them then there "
+    "these they this those to was we were what when where which who whom whose why will with "
+    "would you your about".split()
+)
+# Words that shape a question but carry no evidence ("How much...", "What kind of...").
+QUESTION_FILLER = frozenset(
+    "much many kind kinds type types sort exactly please tell me us know according said say "
+    "says do does did".split()
+)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 # Horizontal whitespace other than a plain space (NBSP, thin spaces, tabs, ...) becomes a space.
 _HSPACE = re.compile(r"[^\S\n]+")
@@ -157,3 +172,28 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, *,
         if cursor < len(line.rstrip()) and not spans:  # pragma: no cover - defensive
             spans.append((m.start(), m.end()))
     return spans
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased content words of a text (no stop words, no question filler), in order."""
+    return [t for t in _TOKEN.findall(text.lower())
+            if t not in STOPWORDS and t not in QUESTION_FILLER and len(t) > 1]
+
+
+_local = threading.local()
+
+
+def _stemmer():  # noqa: ANN202 - snowballstemmer has no types
+    """This thread's stemmer: a Snowball stemmer keeps its word in flight on the instance, so
+    one shared between request threads garbles stems or raises mid-word."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
+
+
+def stems(words: list[str]) -> list[str]:
+    """English Snowball stems, so that "supplied" meets "supplies"."""
+    return _stemmer().stemWords(words)

@@ -114,7 +114,7 @@ def side_ours(plan: dict[str, Any]) -> dict[str, Any]:
     from assistant.eval import rank_documents
     from assistant.index import IndexReader
     from assistant.ingest import ingest
-    from assistant.retrieval import Retriever
+    from assistant.search import Retriever
 
     settings = load_settings(index=Path(plan["index"]))  # defaults: chunk_size 160, backend auto
     t = time.perf_counter()

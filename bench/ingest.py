@@ -24,7 +24,7 @@ from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.index import IndexReader  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
-from assistant.retrieval import Retriever  # noqa: E402
+from assistant.search import Retriever  # noqa: E402
 
 
 def main() -> None:

@@ -26,15 +26,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.answering import features  # noqa: E402
-from assistant.calibration import DEFAULT_PATH, FEATURES, fit_logistic  # noqa: E402
+from assistant.answers.calibration import DEFAULT_PATH, FEATURES, fit_logistic  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.eval import fold_quotes as fold  # noqa: E402
-from assistant.evidence import EvidenceFinder, expand_dependent  # noqa: E402
 from assistant.index import IndexReader  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
-from assistant.retrieval import Retriever  # noqa: E402
+from assistant.search import EvidenceFinder, Retriever, expand_dependent  # noqa: E402
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -66,7 +64,7 @@ def main() -> None:
             sents = finder.find(q["question"])
             best = expand_dependent(sents[0])
             right = q["answerable"] and any(fold(a) in fold(best.text) for a in q["answer_contains"])
-            rows.append([features(sents[0])[f] for f in FEATURES])
+            rows.append([sents[0].features()[f] for f in FEATURES])
             labels.append(1.0 if right else 0.0)
 
     x, y = np.array(rows), np.array(labels)

@@ -33,7 +33,7 @@ echo "setup: installing assistant$extras"
 # The int8 embedding model is made on this machine from the shipped weights (once, ~10 s, kept in
 # ASSISTANT_CACHE_DIR); done here so the first ingest or query does not wait for it.
 echo "setup: building the int8 embedding model"
-if ! .venv/bin/python -m assistant.quantize >/dev/null; then
+if ! .venv/bin/python -m assistant.embedding.quantize >/dev/null; then
   echo "setup: warning: the int8 build failed; the prebuilt int8 model will be used (slower)" >&2
 fi
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
-from assistant.stance import FEATURES, MODEL_PATH, STANCES, held_out, pair_features  # noqa: E402
+from assistant.claims.stance import FEATURES, MODEL_PATH, STANCES, held_out, pair_features  # noqa: E402
 
 SCIFACT_LABEL = {"SUPPORT": "supports", "CONTRADICT": "refutes"}
 

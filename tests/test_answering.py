@@ -5,14 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from assistant.answering import ABSTAIN_TEXT, AGREE_COSINE, MAX_QUESTION_CHARS, Answerer
-from assistant.calibration import Calibration, fit_logistic
+from assistant.answers.answering import ABSTAIN_TEXT, AGREE_COSINE, Answerer
+from assistant.answers.calibration import Calibration, fit_logistic
 from assistant.errors import QueryError
 from assistant.eval import run_seeds_questions, seeds_gate_failures
 from assistant.index import IndexReader
 from assistant.ingest import ingest
-from assistant.retrieval import Retriever
-from assistant.spelling import correct
+from assistant.search import Retriever
+from assistant.search import correct
+from assistant.service import Service
 
 from .conftest import CORPUS, REPO, SEEDS, run_cli
 
@@ -77,7 +78,7 @@ def test_typos_and_one_word_queries(answerer, question, expected):
 
 
 @pytest.mark.parametrize("question,words", [
-    ("", "empty"), ("   \n", "empty"), ("Why? " * 400, f"limit is {MAX_QUESTION_CHARS}")])
+    ("", "empty"), ("   \n", "empty"), ("Why? " * 400, "limit is 1000")])
 def test_empty_and_too_long_questions(answerer, question, words):
     with pytest.raises(QueryError, match=words):
         answerer.ask(question)
@@ -157,8 +158,8 @@ def test_seeds_evaluation_meets_the_bar(tmp_path, embedder):
     if not (data / "seeds-questions.jsonl").exists():
         data, seeds = tmp_path, CORPUS
         pytest.skip("../shared/eval is not beside this checkout")
-    result = run_seeds_questions(data, seeds, settings=load_settings(index=tmp_path / "i"),
-                                 embedder=embedder)
+    result = run_seeds_questions(data, seeds, Service(load_settings(index=tmp_path / "i"),
+                                                      embedder))
     print(json.dumps({k: v for k, v in result.items() if k != "misses"}))
     assert seeds_gate_failures(result) == [], result["misses"]
 
@@ -181,7 +182,7 @@ def test_stemming_is_safe_from_many_request_threads() -> None:
     # request threads garbled stems and raised IndexError under load (found by bench/load.py).
     from concurrent.futures import ThreadPoolExecutor
 
-    from assistant.evidence import stems
+    from assistant.text import stems
 
     words = ("supplied supplies nationalisation relational generously hopefulness conditional "
              "sanctions purchasing negotiations electricity agreements refineries").split() * 200

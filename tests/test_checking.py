@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from assistant.checking import Checker, Verdict, check_worthy
-from assistant.claimreview import export, parse
-from assistant.dedup import groups
+from assistant.claims import Checker, check_worthy, export
+from assistant.ingest.claimreview import parse
+from assistant.models import Verdict
+from assistant.claims.dedup import groups
 from assistant.errors import ConfigError, ModelError, QueryError
 from assistant.eval import claims_gate_failures, run_seeds_claims
 from assistant.index import IndexReader
 from assistant.ingest import ingest
-from assistant.retrieval import Retriever
-from assistant.stance import FeatureVerifier, LLMVerifier, NLIVerifier, load_verifier, parse_llm_stances
+from assistant.search import Retriever
+from assistant.claims.stance import FeatureVerifier, LLMVerifier, NLIVerifier, load_verifier, parse_llm_stances
 
 from .conftest import CORPUS, REPO, SEEDS, run_cli
 
@@ -127,8 +128,10 @@ def test_paragraph_split_into_claims(checker: Checker) -> None:
 def test_seeds_claims_evaluation_meets_the_bar(tmp_path: Path, embedder: Any) -> None:
     from assistant.config import load_settings
 
+    from assistant.service import Service
+
     result = run_seeds_claims(REPO.parent / "shared" / "eval", REPO.parent / "shared" / "seeds",
-                              settings=load_settings(index=tmp_path / "index"), embedder=embedder)
+                              Service(load_settings(index=tmp_path / "index"), embedder))
     assert claims_gate_failures(result) == [], result
     assert result["verbatim_rate"] == 1.0 and result["source_cited"] == 1.0
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from assistant.chunking import Chunker
+from assistant.ingest import Chunker
 from assistant.errors import ConfigError
-from assistant.sources import iter_documents
+from assistant.ingest import iter_documents
 from assistant.text import sentence_spans, word_spans
 
 from .conftest import CORPUS

@@ -19,7 +19,7 @@ from assistant.embedding import (
     SentenceTransformerEmbedder,
     load_embedder,
 )
-from assistant import quantize
+from assistant.embedding import quantize
 from assistant.errors import ModelError
 
 from .conftest import CORPUS, SEEDS
@@ -58,7 +58,7 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     import onnx as onnx_lib
 
     # Built by the script setup runs, into a given cache folder; it prints the path.
-    run = subprocess.run([sys.executable, "-m", "assistant.quantize", "--cache-dir", str(tmp_path)],
+    run = subprocess.run([sys.executable, "-m", "assistant.embedding.quantize", "--cache-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     path = Path(run.stdout.strip())
@@ -143,7 +143,7 @@ def test_fallback_when_onnxruntime_is_missing(make_settings: Any, monkeypatch: p
 class Counting:
     """An embedder that records what it was asked to embed (the cache is what is tested)."""
 
-    model_id, dim = "counting", 3
+    model_id, dim, vocabulary = "counting", 3, frozenset({"alpha"})
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []

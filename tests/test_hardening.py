@@ -12,12 +12,12 @@ from pathlib import Path
 import jwt
 import pytest
 
-from assistant.chunking import Chunker
+from assistant.ingest import Chunker
 from assistant.config import load_settings
 from assistant.ingest import ingest, ingest_documents
 from assistant.models import Document
 from assistant.service import Service
-from assistant.store import Store
+from assistant.index import Store
 from assistant.text import MAX_SENTENCE_WORDS, word_spans
 
 from .conftest import CORPUS
@@ -66,7 +66,7 @@ def test_mixed_reads_and_writes_release_old_generations(tmp_path, embedder):
     service = Service(settings, embedder)
     service.load()
     service.ask("Who builds the Bushehr plant?")  # warm: first-use allocations are not a leak
-    from assistant.vectors import VectorIndex, _Closed
+    from assistant.index.vectors import VectorIndex, _Closed
 
     def live_vector_indexes() -> int:
         return sum(type(o) is VectorIndex and not isinstance(o._index, _Closed)

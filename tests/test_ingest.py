@@ -12,7 +12,7 @@ import pytest
 from assistant.errors import EmbedderMismatchError, IndexBusyError
 from assistant.index import IndexReader, read_manifest, write_lock
 from assistant.ingest import ingest, remove
-from assistant.retrieval import Retriever
+from assistant.search import Retriever
 
 from .conftest import CORPUS, REPO, SEEDS, json_lines, run_cli
 

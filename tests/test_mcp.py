@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 
 from assistant.index import IndexReader
 from assistant.auth import Authenticator
-from assistant.mcp_server import mcp_http
+from assistant.mcp import mcp_http
 from assistant.service import Service
 
 from .conftest import REPO
@@ -62,7 +62,7 @@ def test_stdio(seeds_index: Any) -> None:
     """A subprocess server over stdio: tools listed, grounded answer, search, empty question."""
     index = Path(seeds_index.index)
     code = ("from pathlib import Path; from assistant.config import load_settings; "
-            "from assistant.mcp_server import run_stdio; "
+            "from assistant.mcp import run_stdio; "
             f"run_stdio(load_settings(index=Path({str(index)!r})))")
     params = StdioServerParameters(command=sys.executable, args=["-c", code],
                                    env={"HF_HUB_OFFLINE": "1"}, cwd=REPO)

@@ -6,8 +6,9 @@ import pytest
 
 from assistant.errors import QueryError
 from assistant.index import IndexReader
+from assistant.models import Filters
 from assistant.ingest import ingest
-from assistant.retrieval import Retriever, make_filters
+from assistant.search import Retriever
 
 from .conftest import SEEDS, run_cli
 
@@ -45,13 +46,13 @@ def test_filters_by_publisher_and_dates(dated):
     retriever, _ = dated
     q = "Odesa grain shipments"
     assert ids(retriever.search(q)) == ["g1", "n1", "w1", "w2"]
-    assert ids(retriever.search(q, filters=make_filters(publishers=["wire"]))) == ["w1", "w2"]
-    assert ids(retriever.search(q, filters=make_filters(since="2024-01-01"))) == ["g1", "w2"]
-    assert ids(retriever.search(q, filters=make_filters(until="2023-12-31"))) == ["w1"]
-    both = make_filters(publishers=["Gazette"], since="2024-01-01", until="2024-12-31")
+    assert ids(retriever.search(q, filters=Filters.create(publishers=["wire"]))) == ["w1", "w2"]
+    assert ids(retriever.search(q, filters=Filters.create(since="2024-01-01"))) == ["g1", "w2"]
+    assert ids(retriever.search(q, filters=Filters.create(until="2023-12-31"))) == ["w1"]
+    both = Filters.create(publishers=["Gazette"], since="2024-01-01", until="2024-12-31")
     for mode in ("hybrid", "dense", "bm25"):
         assert ids(retriever.search(q, filters=both, mode=mode)) == ["g1"]
-    assert retriever.search(q, filters=make_filters(publishers=["Nobody"])) == []
+    assert retriever.search(q, filters=Filters.create(publishers=["Nobody"])) == []
 
 
 def test_source_filter_and_cli_flags(seeds_index):
@@ -79,7 +80,8 @@ def test_bad_queries(seeds_index, embedder, query, words):
 
 
 def test_bad_filters():
-    with pytest.raises(QueryError, match="--since"):
-        make_filters(since="March")
+    with pytest.raises(QueryError, match="since must be a date") as bad:
+        Filters.create(since="March")
+    assert bad.value.field == "since" and bad.value.worded({"since": "--since"}).startswith("--since")
     with pytest.raises(QueryError, match="after"):
-        make_filters(since="2024-05-01", until="2024-01-01")
+        Filters.create(since="2024-05-01", until="2024-01-01")

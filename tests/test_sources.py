@@ -15,7 +15,7 @@ from assistant.errors import (
     UnsupportedSourceError,
 )
 from assistant.models import Document
-from assistant.sources import iter_documents
+from assistant.ingest import iter_documents
 
 from .conftest import CORPUS, SEEDS
 

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant import index as index_module
+from assistant.index import generations as index_module
 from assistant.index import IndexReader
 from assistant.ingest import ingest, remove
-from assistant.retrieval import Retriever
-from assistant.vectors import KINDS, VectorIndex
+from assistant.search import Retriever
+from assistant.index import KINDS, VectorIndex
 
 from .conftest import CORPUS, SEEDS
 

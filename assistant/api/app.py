@@ -1,22 +1,24 @@
-"""The FastAPI application."""
+"""The FastAPI application: routes, middleware, and library errors as HTTP statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from assistant import __version__
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
+from assistant.api.routes import ask, chat, check, documents, health, openai, search, web, widget
 from assistant.api.schemas import UNION_TAGS
-from assistant.api.routes import ask, chat, check, documents, health, openai, search, widget, web
 from assistant.auth import Authenticator
 from assistant.config import Settings, get_settings
 from assistant.embedding import Embedder
@@ -26,11 +28,11 @@ from assistant.errors import (
     EmbedderMismatchError,
     IndexBusyError,
     IndexError_,
+    NotReadyError,
     QueryError,
     SourceError,
 )
-from assistant.mcp_server import mcp_http
-from assistant.service import NotReadyError, Service
+from assistant.service import Service
 
 log = logging.getLogger("assistant")
 
@@ -44,6 +46,11 @@ _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (SourceError, 422, "bad_document"),
     (ConfigError, 500, "config_error"),
 ]
+# What the library calls an input, as a JSON request names it.
+FIELDS = {"since": "filters.since", "until": "filters.until", "publisher": "filters.publisher",
+          "source": "filters.source"}
+# Another ASGI app served under a path of this one, with the lifespan it needs entered.
+Mount = tuple[str, ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
                429: "rate_limited"}
@@ -59,17 +66,21 @@ def unreadable_body(cause: BaseException) -> str:
     return f"the request body cannot be read as JSON ({type(cause).__name__})"
 
 
-def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
-    """A new app; the model and index load in the background after start-up."""
+def create_app(settings: Settings | None = None, *, service: Service | None = None,
+               auth: Authenticator | None = None, embedder: Embedder | None = None,
+               mounts: Sequence[Mount] = ()) -> FastAPI:
+    """A new app; the model and index load in the background after start-up. `mounts` are
+    other apps served under a path of this one (the MCP endpoint, see `assistant.server`)."""
     settings = settings or get_settings()
-    auth = Authenticator(settings)  # a missing keys file or a bad limit fails now
-    service = Service(settings, embedder)
-    mcp_app, mcp_lifespan = mcp_http(service, auth, allowed_hosts=settings.hosts())
+    auth = auth or Authenticator(settings)  # a missing keys file or a bad limit fails now
+    service = service or Service(settings, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        async with mcp_lifespan():
+        async with contextlib.AsyncExitStack() as stack:
+            for _, _, mount_lifespan in mounts:
+                await stack.enter_async_context(mount_lifespan())
             yield
 
     app = FastAPI(
@@ -84,9 +95,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.state.metrics = Metrics(service.counts)
     for module in (health, search, ask, check, chat, openai, documents, widget, web):
         app.include_router(module.router)
-    # MCP over streamable HTTP; the exact route answers /mcp itself (no redirect to /mcp/).
-    app.mount("/mcp", mcp_app)
-    app.add_route("/mcp", mcp_app, include_in_schema=False)
+    for path, mounted, _ in mounts:
+        # The exact route answers `path` itself, sparing clients the mount's redirect to path/.
+        app.mount(path, mounted)
+        app.add_route(path, mounted, include_in_schema=False)
 
     # Outermost first: metrics see everything, including rate-limited and CORS-refused calls.
     if settings.rate_limit.strip():
@@ -108,9 +120,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        message = exc.worded(FIELDS) if isinstance(exc, QueryError) else str(exc)
         for cls, status, code in _STATUS:
             if isinstance(exc, cls):
-                return JSONResponse({"code": code, "message": str(exc)}, status_code=status)
+                return JSONResponse({"code": code, "message": message}, status_code=status)
         return JSONResponse({"code": "error", "message": str(exc)}, status_code=500)
 
     @app.exception_handler(RequestValidationError)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.metrics import Metrics
-from assistant.api.routes.web import ASSETS
+from assistant.api.assets import ASSETS
 from assistant.auth import Authenticator, bearer_value, parse_rate
 
 # Probes and docs are never limited (orchestrators poll them), nor are the static pages and

@@ -1,12 +1,18 @@
-"""Request and reply shapes of the HTTP API (the OpenAPI schema is generated from these)."""
+"""Requests, and the replies only HTTP has (the OpenAPI schema is generated from these).
+
+Results (answers, verdicts, hits, citations) are not defined here: they are the models of
+`assistant.models`, the same classes the CLI prints and the MCP tools return. Size limits are
+not here either: they are settings, checked by the service (`assistant.config`).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-MAX_BATCH_DOCUMENTS = 1000
+from assistant.models import Filters as CoreFilters
+from assistant.models import SearchHit
 
 
 class Error(BaseModel):
@@ -26,99 +32,49 @@ class Filters(BaseModel):
     since: str | None = Field(None, max_length=40, description="Published on or after (YYYY-MM-DD).")
     until: str | None = Field(None, max_length=40, description="Published on or before (YYYY-MM-DD).")
 
+    def to_core(self) -> CoreFilters:
+        """The library's validated filters (a QueryError names a bad date)."""
+        return CoreFilters.create(publishers=self.publisher, sources=self.source,
+                                  since=self.since, until=self.until)
 
-class SearchRequest(BaseModel):
-    """A search query."""
 
-    query: str = Field(..., max_length=10000, description="Natural-language or keyword query.")
-    k: int = Field(10, ge=1, le=100, description="Number of results.")
+class Filtered(BaseModel):
+    """A request that may carry filters."""
+
     filters: Filters | None = None
 
+    def core_filters(self) -> CoreFilters:
+        """The request's filters for the library (none: no filtering)."""
+        return (self.filters or Filters()).to_core()
 
-class SearchResult(BaseModel):
-    """One ranked chunk; `text == document.text[char_start:char_end]`."""
 
-    rank: int
-    score: float
-    chunk_id: int
-    doc_id: str
-    source: str
-    title: str | None
-    section: str | None
-    char_start: int
-    char_end: int
-    text: str
-    publisher: str | None = None
-    published: str | None = None
-    url: str | None = None
+class SearchRequest(Filtered):
+    """A search query."""
+
+    query: str = Field(..., description="Natural-language or keyword query "
+                       "(ASSISTANT_MAX_QUERY_CHARS).")
+    k: int = Field(10, ge=1, description="Number of results (at most ASSISTANT_MAX_K).")
 
 
 class SearchResponse(BaseModel):
-    """Search results, best first."""
+    """Search results, best first (each retriever's own scores are left out over HTTP)."""
 
     query: str
-    results: list[SearchResult]
+    results: list[SearchHit]
 
 
-class Citation(BaseModel):
-    """Where a quote comes from; `quote == document.text[char_start:char_end]`."""
-
-    n: int
-    doc_id: str
-    title: str | None
-    publisher: str | None
-    url: str | None
-    published: str | None
-    source: str
-    char_start: int
-    char_end: int
-    quote: str
-
-
-class Quote(BaseModel):
-    """A verbatim passage and its citation."""
-
-    text: str
-    citation: Citation
-    score: float = 0.0
-
-
-class Answer(BaseModel):
-    """Quoted sentences with [n] markers, or an abstention."""
-
-    question: str
-    answer: str
-    quotes: list[Quote]
-    citations: list[Citation]
-    confidence: float = Field(..., ge=0, le=1)
-    abstained: bool
-    related: list[Quote] = []
-    timings_ms: dict[str, float] = {}
-
-
-class AskRequest(BaseModel):
+class AskRequest(Filtered):
     """A question."""
 
-    question: str = Field(..., max_length=10000)
-    filters: Filters | None = None
+    question: str = Field(..., description="The question (ASSISTANT_MAX_QUESTION_CHARS).")
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(Filtered):
     """One chat turn."""
 
-    message: str = Field(..., max_length=10000)
-    conversation_id: str | None = Field(None, max_length=100,
-                                        description="Omit to start a conversation.")
+    message: str = Field(..., description="The turn (ASSISTANT_MAX_QUESTION_CHARS).")
+    conversation_id: str | None = Field(None, description="Omit to start a conversation.")
     stream: bool = Field(False, description="Reply as server-sent events.")
-    filters: Filters | None = None
-
-
-class ChatResponse(BaseModel):
-    """The answer to a chat turn; `question` is the turn read in the conversation's context."""
-
-    conversation_id: str
-    question: str
-    answer: Answer
 
 
 class DocumentIn(BaseModel):
@@ -138,16 +94,8 @@ class DocumentBatch(BaseModel):
     """Several documents, written together (all visible at once, or none)."""
 
     model_config = ConfigDict(extra="forbid")
-    documents: list[DocumentIn] = Field(..., min_length=1, max_length=MAX_BATCH_DOCUMENTS)
-
-    @field_validator("documents", mode="before")
-    @classmethod
-    def _at_most(cls, value: Any) -> Any:
-        # Said before each item is validated: the limit, not the first item's first problem.
-        if isinstance(value, list) and len(value) > MAX_BATCH_DOCUMENTS:
-            raise ValueError(f"a batch holds at most {MAX_BATCH_DOCUMENTS} documents, got "
-                             f"{len(value)}: send it in parts")
-        return value
+    documents: list[DocumentIn] = Field(..., min_length=1,
+                                        description="At most ASSISTANT_MAX_BATCH_DOCUMENTS.")
 
 
 def _one_or_batch(value: Any) -> str:
@@ -226,60 +174,17 @@ class WidgetToken(BaseModel):
     origin: str
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(Filtered):
     """One claim, or a paragraph to split into check-worthy claims; not both."""
 
     model_config = ConfigDict(extra="forbid")
-    claim: str | None = Field(None, max_length=1000, description="One statement to check.")
-    text: str | None = Field(None, max_length=10000,
-                             description="A paragraph; each check-worthy sentence is checked.")
-    filters: Filters | None = None
+    claim: str | None = Field(None, description="One statement to check "
+                              "(ASSISTANT_MAX_CLAIM_CHARS).")
+    text: str | None = Field(None, description="A paragraph; each check-worthy sentence is "
+                             "checked (ASSISTANT_MAX_TEXT_CHARS).")
 
     @model_validator(mode="after")
     def _one_of(self) -> CheckRequest:
         if (self.claim is None) == (self.text is None):
             raise ValueError("send either `claim` (one statement) or `text` (a paragraph)")
         return self
-
-
-class EvidenceOut(BaseModel):
-    """A verbatim sentence and which way it points."""
-
-    stance: Literal["supports", "refutes", "neutral"]
-    score: float
-    quote: str
-    citation: Citation
-    probabilities: dict[str, float] = {}
-
-
-class EarlierCheck(BaseModel):
-    """A fact-check already published on the same claim (schema.org ClaimReview)."""
-
-    claim: str
-    rating: str
-    published: str | None
-    url: str | None
-    author: str | None
-    similarity: float
-
-
-class Verdict(BaseModel):
-    """Evidence for and against a claim, counted by distinct source, and a verdict."""
-
-    claim: str
-    verdict: Literal["supported", "refuted", "conflicting", "not_enough_info"]
-    confidence: float = Field(..., ge=0, le=1)
-    fact_checks: list[EarlierCheck] = Field(..., description="Earlier published checks, best first.")
-    evidence: list[EvidenceOut]
-    sources_supporting: int = Field(..., description="Distinct sources; near-duplicates once.")
-    sources_refuting: int
-    merged: list[list[str]] = Field([], description="Near-duplicate documents counted as one.")
-    verifier: str = ""
-    timings_ms: dict[str, float] = {}
-
-
-class TextVerdicts(BaseModel):
-    """The verdicts on each check-worthy sentence of a paragraph."""
-
-    text: str
-    claims: list[Verdict]

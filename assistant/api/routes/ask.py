@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.api.deps import ReadAccess, ServiceDep
-from assistant.api.routes.search import to_filters
-from assistant.api.schemas import Answer, AskRequest
+from assistant.api.schemas import AskRequest
+from assistant.models import Answer
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -16,5 +16,4 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 async def ask(body: AskRequest, service: ServiceDep, _: ReadAccess) -> Answer:
     """Sentences quoted verbatim from the sources with `[n]` markers and citations, or
     `abstained: true` when the sources do not answer."""
-    answer = await run_in_threadpool(service.ask, body.question, filters=to_filters(body.filters))
-    return Answer.model_validate(answer.to_dict())
+    return await run_in_threadpool(service.ask, body.question, filters=body.core_filters())

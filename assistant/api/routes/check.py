@@ -7,43 +7,37 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from assistant.api.deps import ReadAccess, ServiceDep, SettingsDep
-from assistant.api.routes.search import to_filters
-from assistant.api.schemas import CheckRequest, Error, TextVerdicts, Verdict
-from assistant.claimreview import export
+from assistant.api.deps import ReadAccess, ServiceDep
+from assistant.api.schemas import CheckRequest, Error
+from assistant.errors import QueryError
+from assistant.models import TextVerdicts, Verdict
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
 
-@router.post("/check", response_model=Verdict | TextVerdicts, summary="Check a claim or a paragraph",
-             responses={422: {"model": Error}})
+@router.post("/check", response_model=Verdict | TextVerdicts,
+             summary="Check a claim or a paragraph", responses={422: {"model": Error}})
 async def check(body: CheckRequest, service: ServiceDep, _: ReadAccess) -> Verdict | TextVerdicts:
     """`{"claim": ...}` gives one Verdict: every sentence in the sources that bears on the claim,
     quoted verbatim with its stance and citation, sources for and against (near-duplicates
     counted once), earlier published fact-checks first. `{"text": ...}` splits a paragraph into
     check-worthy sentences (facts, not opinions or questions) and gives a Verdict for each."""
-    filters = to_filters(body.filters)
+    filters = body.core_filters()
     if body.claim is not None:
-        verdict = await run_in_threadpool(service.check, body.claim, filters=filters)
-        return Verdict.model_validate(verdict.to_dict())
-    verdicts = await run_in_threadpool(service.check_text, body.text, filters=filters)
-    return TextVerdicts(text=body.text or "",
-                        claims=[Verdict.model_validate(v.to_dict()) for v in verdicts])
+        return await run_in_threadpool(service.check, body.claim, filters=filters)
+    return await run_in_threadpool(service.check_text, body.text or "", filters=filters)
 
 
 @router.post("/check/claimreview", response_model=dict[str, Any],
              summary="Check a claim and export it as ClaimReview JSON-LD",
              responses={422: {"model": Error}})
 async def check_claimreview(
-    body: CheckRequest, service: ServiceDep, settings: SettingsDep, _: ReadAccess,
+    body: CheckRequest, service: ServiceDep, _: ReadAccess,
     url: str = Query("", max_length=2000, description="Where the fact-check will be published."),
 ) -> dict[str, Any]:
     """The finished check as schema.org ClaimReview JSON-LD, ready to publish: the verdict as
     its rating, the supporting and refuting quotes as its citations."""
     if body.claim is None:
-        from assistant.errors import QueryError
-
         raise QueryError("ClaimReview export takes one `claim`, not `text`")
-    verdict = await run_in_threadpool(service.check, body.claim, filters=to_filters(body.filters))
-    return export(verdict, author=settings.publisher_name, author_url=settings.publisher_url,
-                  url=url)
+    return await run_in_threadpool(service.claimreview, body.claim, url=url,
+                                   filters=body.core_filters())

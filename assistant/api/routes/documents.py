@@ -12,28 +12,24 @@ from assistant.api.deps import ReadAccess, ServiceDep, WriteAccess
 from assistant.api.schemas import (
     Deleted,
     DocumentBatch,
-    DocumentsBody,
     DocumentList,
     DocumentOut,
+    DocumentsBody,
     DocumentSummary,
     Error,
     IngestResult,
 )
-from assistant.claimreview import FactCheck
 from assistant.errors import SourceError
-from assistant.ingest import IngestReport
-from assistant.models import Document
-from assistant.sources import from_record, read_upload
+from assistant.models import Document, FactCheck, IngestReport
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-MAX_UPLOAD_FILES = 20
 
 
 def _result(report: IngestReport) -> JSONResponse:
     body = IngestResult(
         added=report.written, skipped=report.skipped, chunks=report.chunks, generation=report.generation,
         fact_checks=report.fact_checks,
-        errors=[{"path": e.path, "line": e.line, "message": str(e)} for e in report.errors])
+        errors=report.error_dicts())
     # All bad: nothing was written, and the status says so.
     wrote = report.documents or report.fact_checks or report.skipped
     status = 422 if report.errors and not wrote else 201
@@ -52,11 +48,11 @@ async def add_documents(body: DocumentsBody, service: ServiceDep,
     """One document, or `{"documents": [...]}`; all become searchable together, at once.
     A document whose id exists is replaced; an unchanged one is skipped."""
     records = body.documents if isinstance(body, DocumentBatch) else [body]
+    service.check_batch(len(records))
     items: list[Document | SourceError] = []
     for n, rec in enumerate(records):
         try:
-            items.append(from_record(rec.model_dump(), source=rec.url or rec.id,
-                                     max_chars=service.settings.max_file_bytes))
+            items.append(service.document(rec.model_dump(), source=rec.url or rec.id))
         except SourceError as exc:
             exc.line = n if isinstance(body, DocumentBatch) else None
             items.append(exc)
@@ -72,12 +68,13 @@ async def upload_documents(files: Annotated[list[UploadFile], File(description="
     """Files are read exactly as `assistant ingest` reads them; a file's doc id is its name.
     Published fact-checks (schema.org ClaimReview JSON-LD in .jsonld/.json files or in .html
     pages) are stored for matching new claims against."""
-    if len(files) > MAX_UPLOAD_FILES:
-        raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
+    most = service.settings.max_upload_files
+    if len(files) > most:
+        raise HTTPException(413, f"at most {most} files per upload (ASSISTANT_MAX_UPLOAD_FILES)")
     items: list[Document | FactCheck | SourceError] = []
     for f in files:
         data = await f.read()
-        items.extend(read_upload(f.filename or "", data, max_bytes=service.settings.max_file_bytes))
+        items.extend(service.read_upload(f.filename or "", data))
     report = await run_in_threadpool(service.add_documents, items)
     return _result(report)
 

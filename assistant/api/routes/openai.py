@@ -12,10 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.api.deps import ReadAccess, ServiceDep
-from assistant.api.routes.chat import event_stream, sse, text_pieces
-from assistant.api.schemas import Citation, Quote
-from assistant.chat import standalone_question
+from assistant.api.sse import event_stream, sse, text_pieces
 from assistant.errors import QueryError
+from assistant.models import Citation
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "assistant"
@@ -76,14 +75,12 @@ async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAcces
     users = [m.text() for m in body.messages if m.role == "user"]
     if not users or not users[-1].strip():
         raise QueryError("the last user message is empty")
-    question = standalone_question(users[-1], users[:-1])
+    question = service.follow_up(users[-1], users[:-1])
     answer = await run_in_threadpool(service.ask, question)
-    data = answer.to_dict()
-    citations = [Citation.model_validate(c) for c in data["citations"]]
-    content = data["answer"] + _sources(citations)
-    extra = {"citations": [c.model_dump() for c in citations],
-             "quotes": [Quote.model_validate(q).model_dump() for q in data["quotes"]],
-             "abstained": data["abstained"], "confidence": data["confidence"],
+    content = answer.answer + _sources(answer.citations)
+    extra = {"citations": [c.model_dump() for c in answer.citations],
+             "quotes": [q.model_dump() for q in answer.quotes],
+             "abstained": answer.abstained, "confidence": answer.confidence,
              "question": question}
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     base = {"id": cid, "created": created, "model": body.model or MODEL_ID}

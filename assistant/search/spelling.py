@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 from rapidfuzz import distance, process
 
-from assistant.store import Store
+from assistant.index import Store
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_LENGTH = 4  # shorter words have too many neighbours to correct safely

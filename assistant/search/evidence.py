@@ -1,24 +1,27 @@
-"""Sentence-level evidence: the sentences inside retrieved chunks, scored against a question."""
+"""Sentence-level evidence: the sentences inside retrieved chunks, scored against a question,
+and the verified quotes made of them."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-import threading
 from dataclasses import dataclass
 
-from assistant.index import IndexReader
-from assistant.models import Document
-from assistant.retrieval import Retriever
-from assistant.store import STOPWORDS, Filters
-from assistant.text import LONG_WORD_CHARS, MAX_SENTENCE_WORDS, blocks, sentence_spans
-
-# Words that shape a question but carry no evidence ("How much...", "What kind of...").
-QUESTION_FILLER = frozenset(
-    "much many kind kinds type types sort exactly please tell me us know according said say "
-    "says do does did".split()
+from assistant.index import IndexReader, Store
+from assistant.models import Citation, Document, Filters, Quote
+from assistant.search.retrieval import Retriever
+from assistant.text import (
+    LONG_WORD_CHARS,
+    MAX_SENTENCE_WORDS,
+    blocks,
+    content_terms,
+    sentence_spans,
+    stems,
 )
-_WORD = re.compile(r"\w+", re.UNICODE)
+
+log = logging.getLogger("assistant")
+
 # A sentence opening with one of these leans on the sentence before it ("It gave Putin an ally").
 _DEPENDENT = re.compile(
     r"^(?:It|Its|This|That|These|Those|They|Their|Them|He|His|She|Her|Such|Both|The two|"
@@ -30,30 +33,6 @@ _DEPENDENT = re.compile(
 # How far back expand_dependent looks for the antecedent (a sentence is at most
 # MAX_SENTENCE_WORDS words, each at most LONG_WORD_CHARS characters).
 ANTECEDENT_CHARS = MAX_SENTENCE_WORDS * (LONG_WORD_CHARS + 1)
-
-_local = threading.local()
-
-
-def _stemmer():  # noqa: ANN202 - snowballstemmer has no types
-    """This thread's stemmer: a Snowball stemmer keeps its word in flight on the instance, so
-    one shared between request threads garbles stems or raises mid-word."""
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        import snowballstemmer
-
-        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
-    return stemmer
-
-
-def content_terms(text: str) -> list[str]:
-    """Lower-cased content words of a text (no stop words, no question filler), in order."""
-    return [t for t in _WORD.findall(text.lower())
-            if t not in STOPWORDS and t not in QUESTION_FILLER and len(t) > 1]
-
-
-def stems(words: list[str]) -> list[str]:
-    """English Snowball stems, so that "supplied" meets "supplies"."""
-    return _stemmer().stemWords(words)
 
 
 @dataclass(slots=True)
@@ -73,6 +52,10 @@ class Sentence:
     def text(self) -> str:
         """The verbatim quote: `doc.text[start:end]`."""
         return self.doc.text[self.start : self.end]
+
+    def features(self) -> dict[str, float]:
+        """What the answer calibration reads: combined score, cosine and term coverage."""
+        return {"score": self.score, "cos": self.cos, "coverage": self.coverage}
 
 
 class EvidenceFinder:
@@ -119,7 +102,7 @@ class EvidenceFinder:
 
         # A word neither the corpus nor the model's vocabulary knows is a typo spelling
         # correction could not mend ("aly"): it carries no evidence either way, so it is ignored.
-        dictionary = getattr(self.retriever.embedder, "vocabulary", frozenset())
+        dictionary = self.retriever.embedder.vocabulary
         q_terms = [w for w in dict.fromkeys(content_terms(question))
                    if w in dictionary or not w.isalpha() or store.word_df(w) > 0]
         q_stems = stems(q_terms)
@@ -157,3 +140,18 @@ def expand_dependent(sentence: Sentence) -> Sentence:
         return sentence
     sentence.start = prev[-1][0]
     return sentence
+
+
+def verified_quote(store: Store, s: Sentence, n: int) -> Quote | None:
+    """A Quote for a sentence, checked character by character against the stored document;
+    None (and an error in the log) when it does not match: we never show a misquote."""
+    stored = store.get_document(s.doc.doc_id)
+    text = s.text
+    if stored is None or stored.text[s.start : s.end] != text or not text:
+        log.error("quote from %s [%d:%d] failed verification; dropped", s.doc.doc_id,
+                  s.start, s.end)
+        return None
+    d = stored
+    return Quote(text=text, score=round(s.score, 4), citation=Citation(
+        n=n, doc_id=d.doc_id, title=d.title, publisher=d.publisher, url=d.url,
+        published=d.published, source=d.source, char_start=s.start, char_end=s.end, quote=text))

@@ -7,15 +7,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from assistant.claimreview import FactCheck
 from assistant.errors import IndexCorruptError, QueryError
-from assistant.models import Chunk, Document
+from assistant.models import Chunk, Document, FactCheck, Filters
+from assistant.text import STOPWORDS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -59,13 +58,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
-# Very common English words carry no evidence and make OR queries match every chunk.
-STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in "
-    "into is it its may might of on or shall should so such than that the their them then there "
-    "these they this those to was we were what when where which who whom whose why will with "
-    "would you your about".split()
-)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # BM25 column weights: title, section, body. Titles and headings count as much as the body: on
 # SciFact equal weights gave nDCG@10 0.699, against 0.690 with (0.3, 0.3, 1) and 0.680 body only.
@@ -78,43 +70,32 @@ _CHUNK_COLUMNS = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Metadata filters applied to both retrievers."""
-
-    publishers: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()  # exact source, or a prefix ending in "/" or "*"
-    since: str | None = None  # ISO date, inclusive
-    until: str | None = None  # ISO date, inclusive
-
-    def __bool__(self) -> bool:
-        return bool(self.publishers or self.sources or self.since or self.until)
-
-    def where(self) -> tuple[str, list[object]]:
-        """An SQL condition over `d` (documents) and its parameters."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.publishers:
-            clauses.append(f"d.publisher COLLATE NOCASE IN ({','.join('?' * len(self.publishers))})")
-            params.extend(self.publishers)
-        if self.sources:
-            parts = []
-            for s in self.sources:
-                if s.endswith(("/", "*")):
-                    parts.append("d.source LIKE ? ESCAPE '\\'")
-                    prefix = s.rstrip("*").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                    params.append(prefix + "%")
-                else:
-                    parts.append("d.source = ?")
-                    params.append(s)
-            clauses.append("(" + " OR ".join(parts) + ")")
-        if self.since:
-            clauses.append("substr(d.published, 1, 10) >= ?")
-            params.append(self.since[:10])
-        if self.until:
-            clauses.append("substr(d.published, 1, 10) <= ?")
-            params.append(self.until[:10])
-        return (" AND ".join(clauses) or "1"), params
+def filter_sql(filters: Filters) -> tuple[str, list[object]]:
+    """An SQL condition over `d` (documents) for the filters, and its parameters."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if filters.publishers:
+        marks = ",".join("?" * len(filters.publishers))
+        clauses.append(f"d.publisher COLLATE NOCASE IN ({marks})")
+        params.extend(filters.publishers)
+    if filters.sources:
+        parts = []
+        for s in filters.sources:
+            if s.endswith(("/", "*")):
+                parts.append("d.source LIKE ? ESCAPE '\\'")
+                prefix = s.rstrip("*").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                params.append(prefix + "%")
+            else:
+                parts.append("d.source = ?")
+                params.append(s)
+        clauses.append("(" + " OR ".join(parts) + ")")
+    if filters.since:
+        clauses.append("substr(d.published, 1, 10) >= ?")
+        params.append(filters.since[:10])
+    if filters.until:
+        clauses.append("substr(d.published, 1, 10) <= ?")
+        params.append(filters.until[:10])
+    return (" AND ".join(clauses) or "1"), params
 
 
 def fts_query(text: str) -> str | None:
@@ -351,9 +332,9 @@ class Store:
 
     def chunk_ids(self, filters: Filters) -> list[int]:
         """Ids of all chunks whose document passes the filters."""
-        where, params = filters.where()
+        where_sql, params = filter_sql(filters)
         return [r[0] for r in self._q(
-            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where}",
+            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where_sql}",
             params)]
 
     def bm25(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[int, float]]:
@@ -363,10 +344,10 @@ class Store:
             return []
         w = ", ".join(str(x) for x in BM25_WEIGHTS)
         if filters:
-            where, params = filters.where()
+            where_sql, params = filter_sql(filters)
             sql = (f"SELECT f.rowid, bm25(chunks_fts, {w}) AS s FROM chunks_fts f "
                    f"JOIN chunks c ON c.chunk_id = f.rowid JOIN documents d ON d.doc_id = c.doc_id "
-                   f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?")
+                   f"WHERE chunks_fts MATCH ? AND {where_sql} ORDER BY s LIMIT ?")
             args: list[object] = [match, *params, limit]
         else:
             sql = (f"SELECT rowid, bm25(chunks_fts, {w}) AS s FROM chunks_fts "

@@ -8,20 +8,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Queue
 
 import numpy as np
 
-from assistant.chunking import Chunker
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
 from assistant.index import IndexWriter, read_manifest
-from assistant.claimreview import FactCheck
-from assistant.models import Chunk, Document
-from assistant.sources import iter_documents
+from assistant.ingest.chunking import Chunker
+from assistant.ingest.sources import iter_documents
+from assistant.models import Chunk, Document, FactCheck, IngestReport
 
 EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
 
@@ -34,34 +32,6 @@ def embedding_text(title: str | None, section: str | None, text: str) -> str:
 
 def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class IngestReport:
-    """What one ingest run did."""
-
-    documents: int = 0
-    chunks: int = 0
-    skipped: int = 0
-    errors: list[SourceError] = field(default_factory=list)
-    reused_vectors: int = 0
-    written: list[str] = field(default_factory=list)  # ids added or replaced
-    fact_checks: int = 0  # ClaimReviews added or replaced
-    generation: int | None = None
-    seconds: float = 0.0
-
-    def to_json(self) -> dict:
-        """The `--json` summary of the CLI contract."""
-        return {
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "skipped": self.skipped,
-            "errors": [{"path": e.path, "line": e.line, "message": str(e)} for e in self.errors],
-            "reused_vectors": self.reused_vectors,
-            "fact_checks": self.fact_checks,
-            "generation": self.generation,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def _chunker(settings: Settings) -> Chunker:

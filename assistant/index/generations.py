@@ -33,8 +33,8 @@ from assistant.errors import (
     IndexCorruptError,
     IndexNotFoundError,
 )
-from assistant.store import Store
-from assistant.vectors import COMPRESS_ABOVE, KINDS, VectorIndex
+from assistant.index.store import Store
+from assistant.index.vectors import COMPRESS_ABOVE, KINDS, VectorIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

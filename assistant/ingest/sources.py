@@ -7,7 +7,6 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,10 @@ from assistant.errors import (
     TooLargeError,
     UnsupportedSourceError,
 )
-from assistant.claimreview import FactCheck
-from assistant.claimreview import from_html as claimreviews_in_html
-from assistant.claimreview import read_json as read_claimreviews
-from assistant.models import Document
+from assistant.ingest.claimreview import from_html as claimreviews_in_html
+from assistant.ingest.claimreview import read_json as read_claimreviews
+from assistant.ingest.dates import parse_date
+from assistant.models import Document, FactCheck
 from assistant.text import has_control_chars, is_http_url, looks_like_headline, normalize_text
 
 TEXT_SUFFIXES = {".txt", ".text"}
@@ -192,25 +191,6 @@ def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: in
             raise MalformedSourceError(path, f"{name!r} must be a string, got {type(value).__name__}",
                                        line=line)
     return Document(doc_id=doc_id, source=rel, text=text, **fields)
-
-
-def parse_date(value: object, *, path: Path | str = "", line: int | None = None) -> str:
-    """An ISO 8601 date or datetime as a string; a SourceError names anything else."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        s = value.strip()
-        try:
-            if len(s) == 10:
-                return date.fromisoformat(s).isoformat()
-            return datetime.fromisoformat(s.replace("Z", "+00:00")).isoformat()
-        except ValueError:
-            pass
-    raise MalformedSourceError(
-        path, f"'published' must be an ISO 8601 date such as 2024-03-05, got {value!r}", line=line
-    )
 
 
 def _split_title(text: str) -> tuple[str | None, str]:

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from assistant.errors import ConfigError, ModelError
+from assistant.text import content_terms, stems
 
 if TYPE_CHECKING:
     from assistant.config import Settings
     from assistant.embedding import Embedder
 
 STANCES = ("supports", "refutes", "neutral")
-MODEL_PATH = Path(__file__).parent / "data" / "stance_model.json"
+MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "stance_model.json"
 
 # Words that flip a statement ("no longer", "never", "negligible").
 _NEGATION = re.compile(
@@ -102,16 +103,12 @@ class StanceVerifier(Protocol):
 # --- the default: features + a small trained model ---------------------------------------------
 
 def _stems(text: str) -> list[str]:
-    from assistant.evidence import content_terms, stems
-
     return stems(content_terms(text))
 
 
 @cache
 def _antonym_stems() -> tuple[tuple[str, str], ...]:
     """The antonym pairs, stemmed once (both orientations)."""
-    from assistant.evidence import stems
-
     pairs = [tuple(stems([a, b])) for a, b in _ANTONYMS]
     return tuple((x, y) for a, b in pairs for x, y in ((a, b), (b, a)))
 

@@ -26,13 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
-from typing_extensions import TypedDict  # pydantic needs this TypedDict on Python < 3.12
 
 from assistant import __version__
 from assistant.auth import Authenticator, bearer_value
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.retrieval import make_filters
+from assistant.models import Answer, Filters, SearchResults, Verdict
 from assistant.service import Service
 
 log = logging.getLogger("assistant")
@@ -49,106 +48,6 @@ LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*",
                  "http://127.0.0.1", "http://localhost", "http://[::1]"]
 
 
-# --- output schemas (mirror SearchHit.to_dict and Answer.to_dict) -------------------------------
-
-class Hit(TypedDict):
-    """One ranked chunk; `text == document.text[char_start:char_end]`."""
-
-    rank: int
-    score: float
-    chunk_id: int
-    doc_id: str
-    source: str
-    title: str | None
-    section: str | None
-    char_start: int
-    char_end: int
-    text: str
-    publisher: str | None
-    published: str | None
-    url: str | None
-    scores: dict[str, float]
-
-
-class SearchResult(TypedDict):
-    """The query and its ranked hits."""
-
-    query: str
-    results: list[Hit]
-
-
-class Citation(TypedDict):
-    """Where quote [n] comes from; `quote == document.text[char_start:char_end]`."""
-
-    n: int
-    doc_id: str
-    title: str | None
-    publisher: str | None
-    url: str | None
-    published: str | None
-    source: str
-    char_start: int
-    char_end: int
-    quote: str
-
-
-class Quote(TypedDict):
-    """A verbatim passage and its citation."""
-
-    text: str
-    citation: Citation
-    score: float
-
-
-class AnswerResult(TypedDict):
-    """Quoted sentences with [n] markers and their citations, or an abstention."""
-
-    question: str
-    answer: str
-    quotes: list[Quote]
-    citations: list[Citation]
-    confidence: float
-    abstained: bool
-    related: list[Quote]
-    timings_ms: dict[str, float]
-
-
-class Evidence(TypedDict):
-    """A verbatim sentence, which way it points, and its citation."""
-
-    stance: str
-    score: float
-    quote: str
-    citation: Citation
-    probabilities: dict[str, float]
-
-
-class EarlierCheck(TypedDict):
-    """A fact-check already published on the same claim."""
-
-    claim: str
-    rating: str
-    published: str | None
-    url: str | None
-    author: str | None
-    similarity: float
-
-
-class VerdictResult(TypedDict):
-    """supported / refuted / conflicting / not_enough_info, with the evidence for and against."""
-
-    claim: str
-    verdict: str
-    confidence: float
-    fact_checks: list[EarlierCheck]
-    evidence: list[Evidence]
-    sources_supporting: int
-    sources_refuting: int
-    merged: list[list[str]]
-    verifier: str
-    timings_ms: dict[str, float]
-
-
 # --- the tools -----------------------------------------------------------------------------------
 
 async def _call(fn: Callable[[], T]) -> T:
@@ -156,7 +55,7 @@ async def _call(fn: Callable[[], T]) -> T:
     try:
         # Embedding a query runs torch for tens of milliseconds: keep the event loop free.
         return await anyio.to_thread.run_sync(fn)
-    except AssistantError as exc:
+    except AssistantError as exc:  # a QueryError's field is the tool argument's own name
         raise ToolError(str(exc)) from exc
 
 
@@ -203,22 +102,22 @@ def create_mcp(service: Service) -> MCPServer:
         publisher: Annotated[str | None, Field(description="Only this publisher.")] = None,
         since: Annotated[str | None, Field(description="Published on or after YYYY-MM-DD.")] = None,
         until: Annotated[str | None, Field(description="Published by YYYY-MM-DD.")] = None,
-    ) -> SearchResult:
+    ) -> SearchResults:
         """Hybrid (semantic + keyword) search over the indexed documents.
 
         Returns ranked passages; each `text` is verbatim from its document, located by `doc_id`
         and character offsets `char_start:char_end`, with title, publisher, date and URL.
         """
-        def run() -> list[Any]:
-            filters = make_filters(publishers=[publisher] if publisher else None,
-                                   since=since, until=until)
-            return [h.to_dict() for h in service.search(query, k=k, filters=filters or None)]
+        def run() -> SearchResults:
+            filters = Filters.create(publishers=[publisher] if publisher else None,
+                                     since=since, until=until)
+            return SearchResults(query=query, results=service.search(query, k=k, filters=filters))
 
-        return {"query": query, "results": await _call(run)}
+        return await _call(run)
 
     async def ask(
         question: Annotated[str, Field(description="One question, in plain words.")],
-    ) -> Annotated[CallToolResult, AnswerResult]:
+    ) -> Annotated[CallToolResult, Answer]:
         """Answer a question with verbatim quotes from the indexed documents, or abstain.
 
         `answer` joins the quotes with [n] markers; each quote and citation is a verbatim slice of
@@ -231,7 +130,7 @@ def create_mcp(service: Service) -> MCPServer:
 
     async def check(
         claim: Annotated[str, Field(description="One factual statement to check.")],
-    ) -> Annotated[CallToolResult, VerdictResult]:
+    ) -> Annotated[CallToolResult, Verdict]:
         """Check a claim against the indexed documents: which sources support it, which refute it.
 
         `verdict` is supported, refuted, conflicting or not_enough_info; `evidence` lists verbatim

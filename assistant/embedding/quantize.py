@@ -109,7 +109,7 @@ def _build(dest: Path) -> Path:
                          "onnxruntime transformers)") from None
     import onnxruntime as ort
 
-    from assistant.embedding import load_tokenizer, resolve_model
+    from assistant.embedding.model import load_tokenizer, resolve_model
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.disable_progress_bar()
@@ -158,7 +158,7 @@ def _build(dest: Path) -> Path:
 
 def probe_vectors(session: Any, tokenizer: Any) -> np.ndarray:
     """Vectors of PROBES from an ONNX session, each text run alone as `OnnxEmbedder` runs it."""
-    from assistant.embedding import pooled_vector
+    from assistant.embedding.model import pooled_vector
 
     return np.array([pooled_vector(session, tokenizer.encode(t).ids) for t in PROBES],
                     dtype=np.float32)
@@ -225,10 +225,10 @@ def _export(bert: object, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m assistant.quantize`: build the int8 model into the cache now (setup does)."""
+    """`python -m assistant.embedding.quantize`: build the int8 model into the cache now (setup does)."""
     from assistant.config import load_settings
 
-    parser = argparse.ArgumentParser(prog="python -m assistant.quantize", description=__doc__
+    parser = argparse.ArgumentParser(prog="python -m assistant.embedding.quantize", description=__doc__
                                      .splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, help="default: ASSISTANT_CACHE_DIR")
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")

@@ -3,38 +3,35 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from typing import Literal
 
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import QueryError
-from assistant.index import IndexReader, check_embedder
-from assistant.models import SearchHit
-from assistant.store import Filters
-from assistant.vectors import set_search_threads
+from assistant.index import IndexReader, check_embedder, set_search_threads
+from assistant.models import Filters, ScoredHit
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
 
-def make_filters(*, publishers: list[str] | None = None, sources: list[str] | None = None,
-                 since: str | None = None, until: str | None = None) -> Filters:
-    """Validated filters; dates must be ISO (YYYY-MM-DD)."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None:
-            try:
-                date.fromisoformat(value[:10])
-            except ValueError:
-                raise QueryError(f"--{name} must be a date like 2024-03-05, got {value!r}") from None
-    if since and until and since[:10] > until[:10]:
-        raise QueryError(f"--since {since} is after --until {until}")
-    return Filters(
-        publishers=tuple(p for p in (publishers or []) if p),
-        sources=tuple(s for s in (sources or []) if s),
-        since=since, until=until,
-    )
+def check_query(query: object, settings: Settings) -> str:
+    """The stripped query, or a QueryError saying what is wrong with it."""
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("the query is empty")
+    if len(query) > settings.max_query_chars:
+        raise QueryError(f"the query is {len(query)} characters long; the limit is "
+                         f"{settings.max_query_chars} (ASSISTANT_MAX_QUERY_CHARS)")
+    return query.strip()
+
+
+def check_k(k: int, settings: Settings) -> int:
+    """The number of results asked for, or a QueryError when it is out of range."""
+    if not 1 <= k <= settings.max_k:
+        raise QueryError(f"must be between 1 and {settings.max_k} (ASSISTANT_MAX_K), got {k}",
+                         field="k")
+    return k
 
 
 class Retriever:
@@ -48,25 +45,13 @@ class Retriever:
         # Single queries: extra OpenMP threads only contend with the encoder on small machines.
         set_search_threads(1)
 
-    def check_query(self, query: str) -> str:
-        """The stripped query, or a QueryError saying what is wrong with it."""
-        if not isinstance(query, str) or not query.strip():
-            raise QueryError("the query is empty")
-        if len(query) > self.settings.max_query_chars:
-            raise QueryError(
-                f"the query is {len(query)} characters long; the limit is "
-                f"{self.settings.max_query_chars} (ASSISTANT_MAX_QUERY_CHARS)")
-        return query.strip()
-
     def search(self, query: str, *, k: int | None = None, filters: Filters | None = None,
-               mode: Mode = "hybrid") -> list[SearchHit]:
+               mode: Mode = "hybrid") -> list[ScoredHit]:
         """The top-k chunks for a query, best first."""
-        query = self.check_query(query)
-        k = self.settings.k if k is None else k
-        if not 1 <= k <= 1000:
-            raise QueryError(f"k must be between 1 and 1000, got {k}")
+        query = check_query(query, self.settings)
+        k = check_k(self.settings.k if k is None else k, self.settings)
         if mode not in MODES:
-            raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise QueryError(f"must be one of {', '.join(MODES)}, got {mode!r}", field="mode")
         filters = filters or Filters()
         n = max(self.settings.candidates, k)
         allowed = self.reader.store.chunk_ids(filters) if filters else None
@@ -99,7 +84,7 @@ class Retriever:
         hits = []
         for rank, cid in enumerate(top, start=1):
             r = rows[cid]
-            hits.append(SearchHit(
+            hits.append(ScoredHit(
                 rank=rank, score=round(fused[cid], 6), chunk_id=cid, doc_id=r["doc_id"],
                 source=r["source"], title=r["title"], section=r["section"],
                 char_start=r["char_start"], char_end=r["char_end"], text=r["text"],

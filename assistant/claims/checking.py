@@ -4,76 +4,28 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
 
-from assistant.answering import Citation, features, verified_quote
-from assistant.calibration import Calibration
-from assistant.claimreview import FactCheck, matches
-from assistant.dedup import groups
+from assistant.answers import Calibration
+from assistant.claims.dedup import groups
+from assistant.claims.factchecks import matches
+from assistant.claims.stance import StanceVerifier
+from assistant.config import Settings
 from assistant.errors import QueryError
-from assistant.evidence import EvidenceFinder, expand_dependent
-from assistant.retrieval import Retriever
-from assistant.spelling import correct
-from assistant.stance import StanceVerifier
-from assistant.store import Filters
+from assistant.models import EarlierCheck, Evidence, FactCheck, Filters, Verdict
+from assistant.search import EvidenceFinder, Retriever, correct, expand_dependent, verified_quote
 from assistant.text import normalize_text, sentence_spans
 
-MAX_CLAIM_CHARS = 1000
-MAX_TEXT_CHARS = 10000
-MAX_CLAIMS = 25  # check-worthy sentences per paragraph; each takes about half a second
 MAX_EVIDENCE = 8
 # A sentence counts as bearing on the claim when the answer model would quote it with at least
 # this confidence (lower than for answers: a refuting sentence shares less wording).
 RELEVANCE = 0.3
 STANCE_MIN = 0.5  # a stance probability below this is not taken as that stance
 
-@dataclass
-class Evidence:
-    """One verbatim sentence, its stance towards the claim, and where it comes from."""
-
-    stance: str
-    score: float
-    quote: str
-    citation: Citation
-    probabilities: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class EarlierCheck:
-    """A fact-check the newsroom already published on the same claim."""
-
-    claim: str
-    rating: str
-    published: str | None
-    url: str | None
-    author: str | None
-    similarity: float
-
-
-@dataclass
-class Verdict:
-    """The result of checking one claim (DESIGN.md)."""
-
-    claim: str
-    verdict: str
-    confidence: float
-    fact_checks: list[EarlierCheck]  # earlier published checks of this claim, shown first
-    evidence: list[Evidence]
-    sources_supporting: int
-    sources_refuting: int
-    merged: list[list[str]] = field(default_factory=list)  # near-duplicate documents counted once
-    verifier: str = ""
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return asdict(self)
-
-
-def check_claim_text(claim: object, limit: int = MAX_CLAIM_CHARS) -> str:
+def check_claim_text(claim: object, settings: Settings) -> str:
     """The stripped claim, or a QueryError saying what is wrong with it."""
     if not isinstance(claim, str) or not claim.strip():
         raise QueryError("the claim is empty")
+    limit = settings.max_claim_chars
     if len(claim) > limit:
         raise QueryError(f"the claim is {len(claim)} characters long; the limit is {limit}: "
                          "check one statement at a time, or send a paragraph as `text`")
@@ -89,6 +41,7 @@ class Checker:
         self.verifier = verifier
         self.finder = EvidenceFinder(retriever, chunks=12)
         self.calibration = calibration or Calibration.load()
+        self.settings = retriever.settings
         self._fact_checks: tuple[list[FactCheck], object] | None = None
 
     def earlier_checks(self, claim: str) -> list[EarlierCheck]:
@@ -106,13 +59,12 @@ class Checker:
     def check(self, claim: str, *, filters: Filters | None = None) -> Verdict:
         """A Verdict with every relevant sentence, its stance and citation."""
         started = time.perf_counter()
-        claim = check_claim_text(claim)
-        dictionary = getattr(self.retriever.embedder, "vocabulary", frozenset())
-        query = correct(claim, self.retriever.reader.store, dictionary)
+        claim = check_claim_text(claim, self.settings)
+        query = correct(claim, self.retriever.reader.store, self.retriever.embedder.vocabulary)
         earlier = self.earlier_checks(claim)
         sents = self.finder.find(query, filters=filters)
         scored = [(s, c) for s in sents
-                  if (c := self.calibration.confidence(features(s))) >= RELEVANCE][:MAX_EVIDENCE]
+                  if (c := self.calibration.confidence(s.features())) >= RELEVANCE][:MAX_EVIDENCE]
         relevant = [expand_dependent(s) for s, _ in scored]
         stances = self.verifier.judge(query, [s.text for s in relevant])
         judged = time.perf_counter()
@@ -153,13 +105,13 @@ class Checker:
         """Split a paragraph into check-worthy claims and check each."""
         if not isinstance(text, str) or not text.strip():
             raise QueryError("the text is empty")
-        if len(text) > MAX_TEXT_CHARS:
+        if len(text) > self.settings.max_text_chars:
             raise QueryError(f"the text is {len(text)} characters long; the limit is "
-                             f"{MAX_TEXT_CHARS}")
+                             f"{self.settings.max_text_chars}")
         claims = check_worthy(text)
-        if len(claims) > MAX_CLAIMS:
+        if len(claims) > self.settings.max_claims:
             raise QueryError(f"the text has {len(claims)} check-worthy sentences; the limit is "
-                             f"{MAX_CLAIMS}: send it in parts")
+                             f"{self.settings.max_claims}: send it in parts")
         return [self.check(c, filters=filters) for c in claims]
 
 

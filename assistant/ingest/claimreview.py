@@ -1,67 +1,22 @@
-"""schema.org ClaimReview: reading a newsroom's published fact-checks, and exporting our own.
+"""Reading a newsroom's published fact-checks: schema.org ClaimReview JSON-LD.
 
 Fact-checkers publish each check as JSON-LD (`{"@type": "ClaimReview", "claimReviewed": ...,
 "reviewRating": {...}, "url": ..., "datePublished": ...}`), in a `.jsonld`/`.json` file or in a
 `<script type="application/ld+json">` of the article page. Both are read on ingest; a new claim
-that matches an earlier one shows that fact-check first.
+that matches an earlier one shows that fact-check first (`assistant.claims.factchecks`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import asdict, dataclass
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from assistant.errors import MalformedSourceError, QueryError, SourceError
+from assistant.errors import MalformedSourceError, SourceError
+from assistant.ingest.dates import parse_date
+from assistant.models import FactCheck
 from assistant.text import is_http_url
-
-if TYPE_CHECKING:
-    from assistant.checking import Verdict
-
-SCHEMA_ORG = "https://schema.org"
-# Our verdicts on schema.org's 1 (false) .. 5 (true) scale; "not enough info" gets no number.
-# An earlier fact-check is "the same claim" above this cosine and when one claim names nothing the
-# other does not: "Hungary has joined sanctions" is not "Turkey has joined sanctions" (cos 0.73).
-MATCH_COSINE = 0.75
-MAX_MATCHES = 3
-_NAME = re.compile(r"\b[A-Z][\w'’-]*")
-_NOT_NAMES = frozenset("a an the this that these those it in on at of for and but or if as by "
-                       "to from with".split())
-RATING = {"supported": (5, "Supported by the archive"), "refuted": (1, "Refuted by the archive"),
-          "conflicting": (3, "Sources conflict"), "not_enough_info": (None, "Not enough information")}
-
-
-@dataclass(slots=True)
-class FactCheck:
-    """One published fact-check: the claim it reviewed, its rating, when and where."""
-
-    key: str  # the review's url, or a hash of its claim and date when it has none
-    claim: str
-    rating: str
-    url: str | None = None
-    published: str | None = None
-    author: str | None = None
-    claimant: str | None = None  # who made the claim (itemReviewed.author)
-    rating_value: float | None = None
-    best_rating: float | None = None
-    worst_rating: float | None = None
-    source: str = ""  # the file it came from
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return asdict(self)
-
-    @property
-    def content_hash(self) -> str:
-        """Changes when anything about the fact-check changes."""
-        payload = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -98,35 +53,12 @@ def _number(value: Any) -> float | None:
 
 
 def _date(value: Any) -> str | None:
-    from assistant.sources import parse_date
-
     if not value:
         return None
     try:
         return parse_date(value)
     except MalformedSourceError:
         return None
-
-
-def _names(text: str) -> set[str]:
-    return {n.lower() for n in _NAME.findall(text)} - _NOT_NAMES
-
-
-def matches(claim: str, vector: np.ndarray, checks: list[FactCheck], vectors: np.ndarray
-            ) -> list[tuple[FactCheck, float]]:
-    """Earlier fact-checks of the same claim, best first, with their cosine similarity."""
-    if not checks:
-        return []
-    sims = vectors @ np.asarray(vector, np.float32)
-    names = _names(claim)
-    out = []
-    for i in np.argsort(-sims):
-        if sims[i] < MATCH_COSINE or len(out) == MAX_MATCHES:
-            break
-        other = _names(checks[i].claim)
-        if names <= other or other <= names:
-            out.append((checks[i], round(float(sims[i]), 4)))
-    return out
 
 
 def parse(data: Any, *, source: str, problems: list[str] | None = None) -> list[FactCheck]:
@@ -187,42 +119,4 @@ def from_html(tree: Any, rel: str) -> list[FactCheck]:
             out.extend(parse(json.loads(node.text() or ""), source=rel))
         except (ValueError, RecursionError):
             continue  # a page's broken metadata is no reason to refuse its text
-    return out
-
-
-def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = "",
-           today: date | None = None) -> dict[str, Any]:
-    """A finished check as ClaimReview JSON-LD, ready to publish (citations are the evidence)."""
-    if url and not is_http_url(url):
-        raise QueryError(f"the fact-check's url must start with http:// or https://, got "
-                         f"{url[:60]!r}")
-    value, label = RATING[verdict.verdict]
-    rating: dict[str, Any] = {"@type": "Rating", "alternateName": label}
-    if value is not None:
-        rating.update(ratingValue=value, bestRating=5, worstRating=1)
-    org: dict[str, Any] = {"@type": "Organization", "name": author}
-    if author_url and is_http_url(author_url):
-        org["url"] = author_url
-    out: dict[str, Any] = {
-        "@context": SCHEMA_ORG, "@type": "ClaimReview",
-        "datePublished": (today or date.today()).isoformat(),
-        "claimReviewed": verdict.claim, "author": org, "reviewRating": rating,
-        "itemReviewed": {"@type": "Claim"},
-    }
-    if url:
-        out["url"] = url
-    cited = []
-    for e in verdict.evidence:
-        if e.stance == "neutral":
-            continue
-        c = e.citation
-        work: dict[str, Any] = {"@type": "CreativeWork", "name": c.title or c.source,
-                                "text": e.quote, "description": e.stance}
-        link = c.url if is_http_url(c.url) else None  # stored before URLs were checked
-        for key, val in (("url", link), ("datePublished", c.published), ("publisher", c.publisher)):
-            if val:
-                work[key] = {"@type": "Organization", "name": val} if key == "publisher" else val
-        cited.append(work)
-    if cited:
-        out["citation"] = cited
     return out

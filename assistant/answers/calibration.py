@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PATH = Path(__file__).parent / "data" / "answer_calibration.json"
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "answer_calibration.json"
 FEATURES = ("score", "cos", "coverage")
 
 

@@ -2,68 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import asdict, dataclass, field
 
-from assistant.calibration import Calibration
+from assistant.answers.calibration import Calibration
+from assistant.config import Settings
 from assistant.errors import QueryError
-from assistant.evidence import EvidenceFinder, Sentence, expand_dependent
-from assistant.retrieval import Retriever
-from assistant.spelling import correct
-from assistant.store import Filters, Store
-
-log = logging.getLogger("assistant")
+from assistant.models import Answer, Filters, Quote
+from assistant.search import EvidenceFinder, Retriever, Sentence, correct, expand_dependent
+from assistant.search import verified_quote
 
 MAX_QUOTES = 3
 AGREE_COSINE = 0.6  # quotes this close in meaning "say the same thing"
 SUPPORT_RATIO = 0.75  # another document's best sentence joins if it scores this close to the best
 RUNNER_UP_RATIO = 0.95  # another sentence of an already cited document, only this close
-MAX_QUESTION_CHARS = 1000
 ABSTAIN_TEXT = "The sources do not answer this question."
-
-
-@dataclass
-class Citation:
-    """Where a quote comes from; `quote == document.text[char_start:char_end]`."""
-
-    n: int
-    doc_id: str
-    title: str | None
-    publisher: str | None
-    url: str | None
-    published: str | None
-    source: str
-    char_start: int
-    char_end: int
-    quote: str
-
-
-@dataclass
-class Quote:
-    """A verbatim passage and its citation."""
-
-    text: str
-    citation: Citation
-    score: float = 0.0
-
-
-@dataclass
-class Answer:
-    """An answer of quoted sentences with `[n]` markers, or an abstention."""
-
-    question: str
-    answer: str
-    quotes: list[Quote]
-    citations: list[Citation]
-    confidence: float
-    abstained: bool
-    related: list[Quote] = field(default_factory=list)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (the Answer of DESIGN.md)."""
-        return asdict(self)
 
 
 class Answerer:
@@ -77,12 +29,11 @@ class Answerer:
     def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
         """Answer from the sources, or abstain when they do not answer."""
         started = time.perf_counter()
-        question = check_question(question)
-        dictionary = getattr(self.retriever.embedder, "vocabulary", frozenset())
-        query = correct(question, self.retriever.reader.store, dictionary)
+        question = check_question(question, self.retriever.settings)
+        query = correct(question, self.retriever.reader.store, self.retriever.embedder.vocabulary)
         sents = self.finder.find(query, filters=filters)
         found = time.perf_counter()
-        confidence = self.calibration.confidence(features(sents[0])) if sents else 0.0
+        confidence = self.calibration.confidence(sents[0].features()) if sents else 0.0
         if not sents or confidence < self.calibration.threshold:
             related = [self._quote(s, 0) for s in _one_per_doc(sents)[:MAX_QUOTES]]
             return Answer(question=question, answer=ABSTAIN_TEXT, quotes=[], citations=[],
@@ -102,7 +53,7 @@ class Answerer:
             # sentence of a cited document only when it is nearly as good (a close call).
             ratio = RUNNER_UP_RATIO if same_doc else SUPPORT_RATIO
             if s.score >= ratio * best.score and not _overlaps(s, chosen) and \
-                    self.calibration.confidence(features(s)) >= self.calibration.threshold:
+                    self.calibration.confidence(s.features()) >= self.calibration.threshold:
                 chosen.append(s)
         chosen = [expand_dependent(s) for s in chosen]
         # News goes stale: among the sources that answer, the newest speaks first.
@@ -139,34 +90,14 @@ class Answerer:
         return bool(all(float(vecs[0] @ v) >= AGREE_COSINE for v in vecs[1:]))
 
 
-def verified_quote(store: Store, s: Sentence, n: int) -> Quote | None:
-    """A Quote for a sentence, checked character by character against the stored document;
-    None (and an error in the log) when it does not match: we never show a misquote."""
-    stored = store.get_document(s.doc.doc_id)
-    text = s.text
-    if stored is None or stored.text[s.start : s.end] != text or not text:
-        log.error("quote from %s [%d:%d] failed verification; dropped", s.doc.doc_id,
-                  s.start, s.end)
-        return None
-    d = stored
-    return Quote(text=text, score=round(s.score, 4), citation=Citation(
-        n=n, doc_id=d.doc_id, title=d.title, publisher=d.publisher, url=d.url,
-        published=d.published, source=d.source, char_start=s.start, char_end=s.end, quote=text))
-
-
-def check_question(question: object) -> str:
+def check_question(question: object, settings: Settings) -> str:
     """The stripped question, or a QueryError saying what is wrong with it."""
     if not isinstance(question, str) or not question.strip():
         raise QueryError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
+    if len(question) > settings.max_question_chars:
         raise QueryError(f"the question is {len(question)} characters long; the limit is "
-                         f"{MAX_QUESTION_CHARS}: ask about one thing at a time")
+                         f"{settings.max_question_chars}: ask about one thing at a time")
     return question.strip()
-
-
-def features(s: Sentence) -> dict[str, float]:
-    """The calibration features of a candidate sentence."""
-    return {"score": s.score, "cos": s.cos, "coverage": s.coverage}
 
 
 def _overlaps(s: Sentence, chosen: list[Sentence]) -> bool:

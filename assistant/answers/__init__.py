@@ -1,0 +1,8 @@
+"""Answering questions: quoted, cited answers with calibrated confidence, and multi-turn chat."""
+
+from assistant.answers.answering import ABSTAIN_TEXT, Answerer, check_question
+from assistant.answers.calibration import Calibration
+from assistant.answers.chat import Conversations, standalone_question
+
+__all__ = ["ABSTAIN_TEXT", "Answerer", "Calibration", "Conversations", "check_question",
+           "standalone_question"]

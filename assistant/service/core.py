@@ -1,0 +1,261 @@
+"""The service: the one place where the parts are put together. The CLI, the HTTP API, the MCP
+server and the evaluations all call it, and nothing else below it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from assistant.answers import Conversations, check_question, standalone_question
+from assistant.claims import Checker, Stance, StanceVerifier, check_claim_text, export, load_verifier
+from assistant.config import Settings
+from assistant.embedding import CachedEmbedder, Embedder, load_embedder
+from assistant.errors import (
+    AssistantError,
+    IndexNotFoundError,
+    NotReadyError,
+    QueryError,
+    SourceError,
+)
+from assistant.index import read_manifest
+from assistant.ingest import from_record, ingest, ingest_documents, read_upload, remove
+from assistant.models import (
+    Answer,
+    ChatReply,
+    Document,
+    FactCheck,
+    Filters,
+    IngestReport,
+    ScoredHit,
+    TextVerdicts,
+    Verdict,
+)
+from assistant.search import Mode
+from assistant.service.live import Generation, LiveIndex
+from assistant.service.memory import return_large_blocks_to_the_system
+
+log = logging.getLogger("assistant")
+
+
+class Service:
+    """One loaded model, the live index generation, and everything asked of them."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.error: str | None = None  # why the service is not ready, for /readyz
+        self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
+                                           capacity=settings.max_conversations)
+        self.index = LiveIndex(settings)
+        self._verifier: StanceVerifier | None = None
+        self._model_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._check_lock = threading.Lock()
+        self._loaded = threading.Event()
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin loading without blocking start-up (readiness is reported separately)."""
+        return_large_blocks_to_the_system()  # a long-running process: keep its memory flat
+        threading.Thread(target=self._load, name="assistant-load", daemon=True).start()
+
+    def load(self) -> Service:
+        """Load the model and index now, in this thread; the model's failure is raised, the
+        index's is raised by the first read (there may be nothing to read yet)."""
+        self._load()
+        if self.embedder is None:
+            raise NotReadyError(self.error or "the embedding model failed to load")
+        return self
+
+    def _load(self) -> None:
+        try:
+            self.model()
+            try:
+                self.index.reload(self.model())
+            except AssistantError as exc:
+                self.error = str(exc)
+                log.error("%s", exc)
+            else:
+                self.error = None
+        except AssistantError as exc:
+            self.error = str(exc)
+            log.error("%s", exc)
+        except Exception as exc:  # keep serving /healthz and report it on /readyz
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("loading failed")
+        finally:
+            self._loaded.set()
+
+    def model(self) -> Embedder:
+        """The embedder, loaded on first use (with a cache: questions and sentences repeat)."""
+        if self.embedder is None:
+            with self._model_lock:
+                if self.embedder is None:
+                    self.embedder = CachedEmbedder(load_embedder(self.settings))
+        return self.embedder
+
+    @property
+    def ready(self) -> bool:
+        """True once the model and an index are loaded."""
+        return self.embedder is not None and self.index.loaded
+
+    def _generation(self) -> Any:
+        """A lease on the newest generation (a context manager)."""
+        if self.embedder is None:
+            if not self._loaded.is_set():
+                raise NotReadyError("the service is still loading the model and index")
+            raise NotReadyError(self.error or "the embedding model failed to load")
+        return self.index.lease(self.embedder)
+
+    def open_generations(self) -> list[int]:
+        """Generation numbers still loaded: the live one, plus retired ones a request still reads."""
+        return self.index.open_generations()
+
+    def status(self) -> tuple[int, dict[str, int]]:
+        """(live generation number, its counts); an error before there is one."""
+        with self._generation() as gen:
+            return gen.number, dict(gen.reader.manifest.counts)
+
+    def manifest(self) -> dict[str, Any]:
+        """What the index on disk records about itself (no model needed)."""
+        manifest = read_manifest(Path(self.settings.index))
+        if manifest is None:
+            raise IndexNotFoundError(f"no index at {self.settings.index}: run `assistant "
+                                     "ingest` first")
+        return manifest.to_json()
+
+    def counts(self) -> dict[str, int]:
+        """Documents and chunks in the live generation (zeros when there is none)."""
+        manifest = read_manifest(Path(self.settings.index))
+        return dict(manifest.counts) if manifest else {"documents": 0, "chunks": 0}
+
+    # --- checking input before any work -------------------------------------------------------
+
+    def check_question(self, question: object) -> str:
+        """The stripped question, or a QueryError (no model needed)."""
+        return check_question(question, self.settings)
+
+    def check_claim(self, claim: object) -> str:
+        """The stripped claim, or a QueryError (no model needed)."""
+        return check_claim_text(claim, self.settings)
+
+    def check_batch(self, n: int) -> None:
+        """A QueryError when a batch of `n` documents is over the limit."""
+        if n > self.settings.max_batch_documents:
+            raise QueryError(f"a batch holds at most {self.settings.max_batch_documents} "
+                             f"documents, got {n}: send it in parts")
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int | None = None, filters: Filters | None = None,
+               mode: Mode = "hybrid") -> list[ScoredHit]:
+        """Hybrid (or dense, or BM25) search over chunks."""
+        with self._generation() as gen:
+            return gen.retriever.search(query, k=k, filters=filters, mode=mode)
+
+    def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
+        """A quoted, cited answer (or an abstention)."""
+        with self._generation() as gen:
+            return gen.answerer.ask(question, filters=filters)
+
+    def chat(self, message: str, conversation_id: str | None = None, *,
+             filters: Filters | None = None) -> ChatReply:
+        """One chat turn, read in the context of the conversation's earlier turns."""
+        conv = self.conversations.get_or_create(conversation_id)
+        question = standalone_question(message, conv.questions)
+        answer = self.ask(question, filters=filters)
+        conv.add(message, question, answer)
+        return ChatReply(conversation_id=conv.id, question=question, answer=answer)
+
+    def follow_up(self, message: str, previous: list[str]) -> str:
+        """The standalone question a follow-up stands for, given the earlier questions."""
+        return standalone_question(message, previous)
+
+    def verifier(self) -> StanceVerifier:
+        """The configured stance verifier, loaded once (it may be a large model)."""
+        with self._check_lock:
+            if self._verifier is None:
+                self._verifier = load_verifier(self.settings, self.model())
+            return self._verifier
+
+    def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
+        """The stance of each sentence towards a claim (no index needed)."""
+        return self.verifier().judge(claim, sentences)
+
+    def _checker(self, gen: Generation) -> Checker:
+        verifier = self.verifier()  # its own lock: an NLI model loading holds up no answer
+        with self._check_lock:
+            if gen.checker is None:
+                gen.checker = Checker(gen.retriever, verifier)
+            return gen.checker
+
+    def check(self, claim: str, *, filters: Filters | None = None) -> Verdict:
+        """A Verdict on one claim: evidence with stances, corroboration, earlier fact-checks."""
+        with self._generation() as gen:
+            return self._checker(gen).check(claim, filters=filters)
+
+    def check_text(self, text: str, *, filters: Filters | None = None) -> TextVerdicts:
+        """A Verdict for each check-worthy sentence of a paragraph."""
+        with self._generation() as gen:
+            verdicts = self._checker(gen).check_text(text, filters=filters)
+        return TextVerdicts(text=text, claims=verdicts)
+
+    def claimreview(self, claim: str, *, url: str = "", filters: Filters | None = None
+                    ) -> dict[str, Any]:
+        """A check of one claim as schema.org ClaimReview JSON-LD, authored by the newsroom."""
+        verdict = self.check(claim, filters=filters)
+        return export(verdict, author=self.settings.publisher_name,
+                      author_url=self.settings.publisher_url, url=url)
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """A stored document by id."""
+        with self._generation() as gen:
+            return gen.reader.store.get_document(doc_id)
+
+    def list_documents(self, *, limit: int, offset: int) -> tuple[int, list[Document]]:
+        """(total, one page of documents by id)."""
+        with self._generation() as gen:
+            store = gen.reader.store
+            return store.counts()["documents"], store.list_documents(limit=limit, offset=offset)
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path | str], *, progress: bool = False) -> IngestReport:
+        """Add new and changed documents under `paths` as one new generation."""
+        with self._write_lock:
+            report = ingest(paths, settings=self.settings, embedder=self.model(),
+                            progress=progress)
+        self.index.stale()  # the next read loads what was written
+        return report
+
+    def add_documents(self, items: Iterable[Document | FactCheck | SourceError]) -> IngestReport:
+        """Write documents as one new generation and switch to it before returning."""
+        if self.embedder is None:
+            raise NotReadyError("the service is still loading the model")
+        with self._write_lock:
+            report = ingest_documents(items, settings=self.settings, embedder=self.embedder)
+            if report.documents or report.fact_checks:
+                self.index.reload(self.embedder, force=True)
+        return report
+
+    def document(self, record: dict[str, Any], *, source: str) -> Document:
+        """A Document from a JSON record with the JSONL fields (a SourceError if it is bad)."""
+        return from_record(record, source=source, max_chars=self.settings.max_file_bytes)
+
+    def read_upload(self, name: str, data: bytes) -> list[Document | FactCheck | SourceError]:
+        """What an uploaded file holds, read exactly as `ingest` reads files."""
+        return read_upload(name, data, max_bytes=self.settings.max_file_bytes)
+
+    def delete_documents(self, doc_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Delete documents in one new generation; returns (removed, not found)."""
+        with self._write_lock:
+            removed, missing = remove(doc_ids, settings=self.settings)
+            if removed and self.embedder is not None and self.index.loaded:
+                self.index.reload(self.embedder, force=True)
+            else:
+                self.index.stale()
+        return removed, missing

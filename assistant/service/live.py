@@ -1,0 +1,170 @@
+"""The live index generation of a running service: loaded, leased by each read, retired and
+closed when a newer one goes live."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.answers import Answerer
+from assistant.claims import Checker
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.errors import AssistantError, IndexNotFoundError
+from assistant.index import MANIFEST, IndexReader
+from assistant.search import Retriever
+
+log = logging.getLogger("assistant")
+RELOAD_CHECK_SECONDS = 1.0
+
+
+class Generation:
+    """One loaded index generation and what reads it; closed once retired and no request uses it.
+
+    Every read takes a lease (`LiveIndex.lease`) for as long as it runs. When a newer generation
+    goes live the old one is retired, and the last lease to end closes its SQLite connection and
+    frees its FAISS index at once, rather than whenever the garbage collector gets to them (a
+    Python sqlite3 connection sits in a reference cycle, so dropping it does not close it).
+    """
+
+    def __init__(self, reader: IndexReader, answerer: Answerer) -> None:
+        self.reader = reader
+        self.answerer = answerer
+        self.users = 0  # leases held; changed under the live index's lease lock
+        self.retired = False
+        self.checker: Checker | None = None
+
+    @property
+    def number(self) -> int:
+        """The generation number of its manifest."""
+        return self.reader.generation
+
+    @property
+    def retriever(self) -> Retriever:
+        """Its retriever."""
+        return self.answerer.retriever
+
+    def close(self) -> None:
+        """Release its connection and vectors (no lease may be held)."""
+        self.checker = None
+        self.reader.close()
+
+
+class LiveIndex:
+    """The newest generation of the index at `settings.index`, swapped in atomically."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = Path(settings.index)
+        self.problem: AssistantError | None = None  # why there is no generation, if there is none
+        self._generation: Generation | None = None
+        self._open: list[Generation] = []  # the live generation and retired ones still leased
+        self._manifest_mtime: int | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()  # loading and switching generations
+        self._lease_lock = threading.Lock()  # leases: held only for a counter update
+
+    @property
+    def loaded(self) -> bool:
+        """True once a generation is live."""
+        return self._generation is not None
+
+    def reload(self, embedder: Embedder, *, force: bool = False) -> None:
+        """Load the generation on disk if it is new (or `force`); raises why it cannot."""
+        with self._lock:
+            self._reload(embedder, force)
+
+    def stale(self) -> None:
+        """Have the next read look for a new generation at once (a write just went live)."""
+        self._checked = 0.0
+
+    def _reload(self, embedder: Embedder, force: bool) -> None:
+        try:
+            mtime = (self.root / MANIFEST).stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime is not None and mtime == self._manifest_mtime and not force:
+            return
+        try:
+            reader = IndexReader(self.root)  # IndexNotFoundError when nothing is there yet
+        except AssistantError as exc:
+            if self._generation is None:
+                self.problem = exc
+            raise
+        try:
+            new = Generation(reader, Answerer(Retriever(reader, embedder, self.settings)))
+        except BaseException as exc:
+            reader.close()
+            if isinstance(exc, AssistantError) and self._generation is None:
+                self.problem = exc
+            raise
+        with self._lease_lock:
+            old, self._generation = self._generation, new
+            self._open.append(new)
+            idle = False
+            if old is not None:
+                old.retired = True
+                idle = old.users == 0
+                if idle:
+                    self._open.remove(old)
+        if old is not None and idle:
+            old.close()
+        self._manifest_mtime = mtime
+        self.problem = None
+        log.info("index generation %s loaded (%s)", reader.generation, reader.manifest.counts)
+
+    def _refresh(self, embedder: Embedder) -> None:
+        """Move to a newer generation on disk, checked at most once a second."""
+        now = time.monotonic()
+        if now - self._checked <= RELOAD_CHECK_SECONDS:
+            return
+        with self._lock:
+            if now - self._checked <= RELOAD_CHECK_SECONDS:
+                return
+            self._checked = now
+            try:
+                self._reload(embedder, False)
+            except AssistantError as exc:
+                if self._generation is not None:
+                    # Keep answering from the generation we have; say why we could not move.
+                    log.warning("index reload failed: %s", exc)
+
+    @contextlib.contextmanager
+    def lease(self, embedder: Embedder) -> Iterator[Generation]:
+        """The newest generation, kept open until the block ends."""
+        self._refresh(embedder)
+        with self._lease_lock:
+            gen = self._generation
+            if gen is None:
+                raise _fresh(self.problem) or IndexNotFoundError(f"no index at {self.root}")
+            gen.users += 1
+        try:
+            yield gen
+        finally:
+            with self._lease_lock:
+                gen.users -= 1
+                done = gen.retired and gen.users == 0
+                if done:
+                    self._open.remove(gen)
+            if done:
+                gen.close()
+
+    def open_generations(self) -> list[int]:
+        """Generation numbers still loaded: the live one, plus retired ones a request still reads."""
+        with self._lease_lock:
+            return [g.number for g in self._open]
+
+
+def _fresh(problem: AssistantError | None) -> AssistantError | None:
+    """A new exception like `problem`: one instance raised on every request would pile up
+    tracebacks (and share them between threads)."""
+    if problem is None:
+        return None
+    try:
+        return type(problem)(*problem.args)
+    except TypeError:  # an error with its own constructor signature
+        return AssistantError(str(problem))
