@@ -1,9 +1,11 @@
 """Who is calling: API keys, origin-bound widget tokens, and the guard against guessing keys.
 
-Only a valid key or token names a caller; anything else is anonymous and is counted by client
-address. Failed authentications are counted per address too, and an address over
-`ASSISTANT_AUTH_FAIL_LIMIT` has every credential it sends refused for a while, right or wrong,
-so that guessing keys gains nothing.
+Only a valid credential chooses a rate-limit bucket: an API key has its own; a widget token
+counts against its origin and client address together (anyone can mint tokens, so a token must
+not buy a client a fresh bucket); anything else counts against the client address. Failed
+authentications are counted per address too, and an address over `ASSISTANT_AUTH_FAIL_LIMIT`
+has every credential it sends refused for a while, right or wrong, so that guessing keys gains
+nothing. An expired token is not a failure: a tab left open overnight is no attack.
 """
 
 from __future__ import annotations
@@ -75,23 +77,30 @@ class Authenticator:
 
     def verify_token(self, token: str | None) -> dict[str, Any] | None:
         """The claims of a valid, unexpired widget token (with every required claim), else None."""
+        claims, _ = self.read_token(token)
+        return claims
+
+    def read_token(self, token: str | None) -> tuple[dict[str, Any] | None, bool]:
+        """(the claims of a valid widget token or None, whether it was ours but expired)."""
         if not token:
-            return None
+            return None, False
         try:
             return jwt.decode(token, self.secret, algorithms=["HS256"], audience=TOKEN_AUDIENCE,
-                              options={"require": list(REQUIRED_CLAIMS)})
+                              options={"require": list(REQUIRED_CLAIMS)}), False
+        except jwt.ExpiredSignatureError:
+            return None, True
         except jwt.PyJWTError:
-            return None
+            return None, False
 
-    def caller(self, credential: str | None) -> str | None:
+    def caller(self, credential: str | None, address: str) -> str | None:
         """A rate-limit bucket for a valid key or token; None for no or a wrong credential."""
         if not credential:
             return None
-        digest = hashlib.sha256(credential.encode()).hexdigest()[:16]
         if self.is_api_key(credential):
-            return "key:" + digest
-        if self.verify_token(credential) is not None:
-            return "token:" + digest
+            return "key:" + hashlib.sha256(credential.encode()).hexdigest()[:16]
+        claims = self.verify_token(credential)
+        if claims is not None:
+            return f"token:{claims.get('origin')}:{address}"
         return None
 
     # --- failed attempts ----------------------------------------------------------------------

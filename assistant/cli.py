@@ -38,8 +38,7 @@ SinceOpt = Annotated[str | None, typer.Option(help="Published on or after (YYYY-
 UntilOpt = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 F = TypeVar("F", bound=Callable[..., Any])
 # What the library calls an input, as this command line names it.
-FLAGS = {"since": "--since", "until": "--until", "k": "-k", "mode": "--mode", "url": "--url",
-         "publisher": "--publisher", "source": "--source"}
+FLAGS = {"since": "--since", "until": "--until", "k": "-k", "mode": "--mode", "url": "--url"}
 
 
 def _fail(message: str, code: int) -> None:
@@ -92,7 +91,7 @@ def _filters(**given: Any) -> Any:
     return Filters.create(**given)
 
 
-def _bad_line(kind: str, exc: QueryError) -> dict[str, str]:
+def _bad_line(exc: QueryError) -> dict[str, str]:
     return {"code": "bad_query", "message": exc.worded(FLAGS)}
 
 
@@ -108,12 +107,10 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Add new and changed documents to the index (unchanged ones are skipped)."""
-    from assistant.ingest import Chunker
-
     settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-    Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)  # fail before loading the model
-    paths = paths or [settings.corpus]
-    report = _service(settings).ingest(paths, progress=not quiet and sys.stderr.isatty())
+    service = _service(settings)
+    service.check_chunking()  # fail before loading the model
+    report = service.ingest(paths or [settings.corpus], progress=not quiet and sys.stderr.isatty())
     for err in report.errors:
         typer.echo(f"error: {err}", err=True)
     if as_json:
@@ -201,7 +198,7 @@ def search(
                 out: dict[str, Any] = {"id": qid, "query": text,
                                        "results": [h.to_dict() for h in hits]}
             except QueryError as exc:
-                out = {"id": qid, "query": text, "error": _bad_line("query", exc)}
+                out = {"id": qid, "query": text, "error": _bad_line(exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
@@ -269,7 +266,7 @@ def ask(
             try:
                 out: dict[str, Any] = {"id": qid, **service.ask(text, filters=filters).to_dict()}
             except QueryError as exc:
-                out = {"id": qid, "question": text, "error": _bad_line("question", exc)}
+                out = {"id": qid, "question": text, "error": _bad_line(exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
@@ -335,7 +332,7 @@ def check(
             try:
                 out: dict[str, Any] = {"id": cid, **service.check(line, filters=filters).to_dict()}
             except QueryError as exc:
-                out = {"id": cid, "claim": line, "error": _bad_line("claim", exc)}
+                out = {"id": cid, "claim": line, "error": _bad_line(exc)}
             typer.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
@@ -461,7 +458,8 @@ def evaluate(
     from assistant.service import Service
 
     root = index or Path("index-eval")
-    seeds_service = _service(_settings(root / "seeds"))
+    # No embedding cache: evaluations time each query, and a cached one would not be timed.
+    seeds_service = Service(_settings(root / "seeds"), cache=False)
     results: dict[str, Any] = {}
     if dataset in ("seeds", "all"):
         results["seeds"] = run_seeds_questions(data, seeds, seeds_service)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -110,6 +110,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with http:// or https://, got {value[:60]!r}")
         return value.strip()
 
+    @model_validator(mode="after")
+    def _k_within_max(self) -> Settings:
+        if self.k > self.max_k:
+            raise ValueError(f"ASSISTANT_K ({self.k}) is over ASSISTANT_MAX_K ({self.max_k}): "
+                             "lower the one or raise the other")
+        return self
+
     @property
     def max_file_bytes(self) -> int:
         """The input size limit in bytes."""
@@ -158,10 +165,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
         msg = first["msg"].removeprefix("Value error, ")
-        hint = f" (ASSISTANT_{name.upper()})" if first["loc"] else ""
-        raise ConfigError(f"invalid setting {name}{hint}: {msg}") from None
+        if not first["loc"]:  # a rule between settings: the message names them
+            raise ConfigError(f"invalid settings: {msg}") from None
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {name} (ASSISTANT_{name.upper()}): {msg}") from None
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,8 @@ RETRIEVAL_DEPTH = 300
 
 
 def retrieval_service(service: Service) -> Service:
-    """A service over the same index and model that searches RETRIEVAL_DEPTH deep."""
+    """A service over the same index and model that searches RETRIEVAL_DEPTH deep (the model
+    as `service` has it: uncached, if the caller wants timings that mean something)."""
     deep = service.settings.model_copy(update={"candidates": RETRIEVAL_DEPTH,
                                                "max_k": RETRIEVAL_DEPTH})
     return Service(deep, service.model())
@@ -110,6 +111,7 @@ def run_scifact(folder: Path, service: Service, *, modes: list[str], limit: int 
             "p50_ms": round(times[len(times) // 2], 2),
             "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
         }
+    deep.close()
     return results
 
 

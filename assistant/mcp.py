@@ -98,7 +98,7 @@ def create_mcp(service: Service) -> MCPServer:
 
     async def search(
         query: Annotated[str, Field(description="What to look for, in plain words.")],
-        k: Annotated[int, Field(ge=1, le=100, description="How many results.")] = 5,
+        k: Annotated[int, Field(ge=1, description="How many results (at most ASSISTANT_MAX_K).")] = 5,
         publisher: Annotated[str | None, Field(description="Only this publisher.")] = None,
         since: Annotated[str | None, Field(description="Published on or after YYYY-MM-DD.")] = None,
         until: Annotated[str | None, Field(description="Published by YYYY-MM-DD.")] = None,
@@ -172,7 +172,7 @@ def run_stdio(settings: Settings) -> None:
     log.setLevel(logging.INFO)
     service = Service(settings)
     with _stdout_to_stderr():  # model loading may print; the SDK diverts fd 1 only while serving
-        service.load()
+        service.load(index_required=False)
     if service.error:  # e.g. no index yet: keep serving, the tools report it
         log.warning("%s", service.error)
     create_mcp(service).run("stdio")

@@ -1,6 +1,8 @@
 """The HTTP server process: the API with the MCP endpoint mounted at /mcp, sharing one service
-and one authenticator. `assistant serve` runs it; so can any ASGI server:
-`uvicorn --factory assistant.server:app` (settings from the environment)."""
+and one authenticator. `assistant serve` runs it; so can any ASGI server, with settings from the
+environment: `uvicorn --factory --no-proxy-headers assistant.server:app`. Keep
+`--no-proxy-headers`: uvicorn otherwise believes X-Forwarded-For from 127.0.0.1, and the app
+already honours it from ASSISTANT_TRUSTED_PROXIES alone."""
 
 from __future__ import annotations
 

@@ -55,6 +55,19 @@ def normalize_text(text: str) -> str:
     return _MANY_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
+def bounded_input(value: object, *, what: str, limit: int, advice: str = "") -> str:
+    """`value` stripped, or a QueryError: "the <what> is empty", or over `limit` characters
+    (with `advice` on what to do instead)."""
+    from assistant.errors import QueryError
+
+    if not isinstance(value, str) or not value.strip():
+        raise QueryError(f"the {what} is empty")
+    if len(value) > limit:
+        raise QueryError(f"the {what} is {len(value)} characters long; the limit is {limit}"
+                         f"{advice}")
+    return value.strip()
+
+
 def is_http_url(value: object) -> bool:
     """True for an absolute http(s) URL: the only kind a citation may link to (never
     javascript:, data: or a relative path)."""

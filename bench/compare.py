@@ -134,7 +134,7 @@ def side_ours(plan: dict[str, Any]) -> dict[str, Any]:
     latency = time_queries(lambda q: retriever.search(q, k=K), plan["warmup"], plan["timed"])
     log(f"ours: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms; ranking judged queries")
     # As `assistant eval scifact`: enough chunk hits that 10+ distinct documents survive.
-    wide = Retriever(reader, embedder, settings.model_copy(update={"candidates": 300}))
+    wide = Retriever(reader, embedder, settings.model_copy(update={"candidates": 300, "max_k": 300}))
     rankings = {qid: rank_documents(wide.search(text, k=300), K)
                 for qid, text in plan["judged"].items()}
     return {"model_load_s": round(load_s, 2), "build_s": round(build_s, 2),

@@ -27,12 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from _common import percentile  # noqa: E402  (bench/ is on sys.path as the script's folder)
 
-from assistant.ingest import Chunker  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import Embedder, OnnxEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from assistant.ingest import embedding_text  # noqa: E402
+from assistant.ingest import (
+    Chunker,  # noqa: E402
+    embedding_text,  # noqa: E402
+    iter_documents,  # noqa: E402
+)
 from assistant.models import Document  # noqa: E402
-from assistant.ingest import iter_documents  # noqa: E402
 
 
 def measure(embedder: Embedder, chunks: list[str], queries: list[str]) -> dict:

@@ -36,6 +36,7 @@ from load import (  # noqa: E402 - bench/ is on sys.path as the script's folder
     load_questions,
     reader,
     start_server,
+    stop_server,
     summarize,
     wait_ready,
     writer,
@@ -169,12 +170,7 @@ def main() -> None:
                           "seconds": args.seconds, "readings": readings, "peak_rss_mb": peak,
                           "failures": [s["failure_samples"] for s in results if s["failures"]]}))
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except Exception:
-                proc.kill()
+        stop_server(proc)
         log_file.close()
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if failed else 0)

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
+
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.index import IndexReader  # noqa: E402

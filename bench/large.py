@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
+
 from assistant.index import KINDS, VectorIndex, set_search_threads  # noqa: E402
 
 DIM = 384

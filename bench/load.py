@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from _common import percentile  # noqa: E402 - bench/ is on sys.path as the script's folder
+
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
@@ -78,6 +79,17 @@ def start_server(index: Path, port: int, log: IO[str]) -> subprocess.Popen:
         [sys.executable, "-m", "assistant", "serve", "--index", str(index),
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def stop_server(proc: subprocess.Popen | None) -> None:
+    """Terminate the server, killing it if it does not stop within 15 s."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def wait_ready(proc: subprocess.Popen, url: str, timeout: float = 180) -> None:
@@ -259,12 +271,7 @@ def main() -> None:
                           "concurrency": args.concurrency, "ask_share": args.ask_share,
                           "phase1": reads, "phase2": mixed, "failures": len(failures)}))
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_server(proc)
         log_file.close()
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if failures else 0)

@@ -8,7 +8,7 @@ Pairs (claim, sentence, stance), all labelled by people:
   the claim's label; two other sentences of each cited abstract → neutral (fixed random seed);
 - scripts/stance-news.jsonl: news claims written against sentences of the seed articles, with
   supported, refuted (negated, wrong number, wrong direction) and neutral pairs.
-Features are `assistant.stance.pair_features` (meaning, coverage, negation, antonyms, numbers,
+Features are `assistant.claims.stance.pair_features` (meaning, coverage, negation, antonyms, numbers,
 names). A multinomial logistic regression (scikit-learn, balanced classes) is fitted; its
 cross-validated macro-F1 is printed. Deterministic: the same data gives the same file.
 """
@@ -26,9 +26,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from assistant.claims.stance import FEATURES, MODEL_PATH, STANCES, held_out, pair_features  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
-from assistant.claims.stance import FEATURES, MODEL_PATH, STANCES, held_out, pair_features  # noqa: E402
 
 SCIFACT_LABEL = {"SUPPORT": "supports", "CONTRADICT": "refutes"}
 

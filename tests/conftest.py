@@ -52,6 +52,17 @@ def seeds_index(tmp_path_factory, embedder):
     return settings
 
 
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, embedder):
+    """The directory of an index of corpus/ built for one test module (which may write to it)."""
+    from assistant.config import load_settings
+    from assistant.ingest import ingest
+
+    settings = load_settings(index=tmp_path_factory.mktemp("module") / "index")
+    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
+    return settings.index
+
+
 def run_cli(*args: str, input: str | None = None, env: dict | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `python -m assistant ARGS` the way a user would, capturing output."""

@@ -11,8 +11,7 @@ from assistant.errors import QueryError
 from assistant.eval import run_seeds_questions, seeds_gate_failures
 from assistant.index import IndexReader
 from assistant.ingest import ingest
-from assistant.search import Retriever
-from assistant.search import correct
+from assistant.search import Retriever, correct
 from assistant.service import Service
 
 from .conftest import CORPUS, REPO, SEEDS, run_cli

@@ -1,7 +1,7 @@
 """The HTTP service, run for real: `assistant serve` under uvicorn on 127.0.0.1."""
 
+import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -58,6 +58,17 @@ class Server:
             self.proc.wait(timeout=15)
         finally:
             self.log.close()
+
+
+@contextlib.contextmanager
+def served(index, tmp_path, env=None):
+    """A real server on `index`, ready (model and index loaded), stopped afterwards."""
+    srv = Server(index, tmp_path, env=env)
+    try:
+        srv.wait("/readyz")
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ import time
 import httpx
 import pytest
 
-from assistant.ingest import ingest
-
-from .conftest import CORPUS, SEEDS
-from .test_api import Server
+from .conftest import SEEDS
+from .test_api import served
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-123"
@@ -19,39 +17,22 @@ ORIGIN = "http://news.example"
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory, embedder):
-    from assistant.config import load_settings
-
-    settings = load_settings(index=tmp_path_factory.mktemp("full") / "index")
-    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
-    return settings.index
-
-
-@pytest.fixture(scope="module")
 def open_server(index_dir, tmp_path_factory):
     """Open reads, keyed writes, one CORS origin, a generous rate limit."""
-    srv = Server(index_dir, tmp_path_factory.mktemp("open"), env={
-        "ASSISTANT_API_KEYS": f"{KEY},other-key", "ASSISTANT_CORS_ORIGINS": ORIGIN,
-        "ASSISTANT_RATE_LIMIT": "10000/minute", "ASSISTANT_MAX_BODY_MB": "1"})
-    try:
-        srv.wait("/readyz")
+    with served(index_dir, tmp_path_factory.mktemp("open"), env={
+            "ASSISTANT_API_KEYS": f"{KEY},other-key", "ASSISTANT_CORS_ORIGINS": ORIGIN,
+            "ASSISTANT_RATE_LIMIT": "10000/minute", "ASSISTANT_MAX_BODY_MB": "1"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def keyed_server(index_dir, tmp_path_factory):
     """Keyed reads, widget tokens for one origin, a tight rate limit."""
-    srv = Server(index_dir, tmp_path_factory.mktemp("keyed"), env={
-        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key",
-        "ASSISTANT_CORS_ORIGINS": ORIGIN, "ASSISTANT_RATE_LIMIT": "12/minute",
-        "ASSISTANT_TOKEN_TTL_SECONDS": "60"})
-    try:
-        srv.wait("/readyz")
+    with served(index_dir, tmp_path_factory.mktemp("keyed"), env={
+            "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key",
+            "ASSISTANT_CORS_ORIGINS": ORIGIN, "ASSISTANT_RATE_LIMIT": "12/minute",
+            "ASSISTANT_TOKEN_TTL_SECONDS": "60"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def auth(key=KEY):

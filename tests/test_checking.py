@@ -14,15 +14,21 @@ from typing import Any
 import pytest
 
 from assistant.claims import Checker, check_worthy, export
-from assistant.ingest.claimreview import parse
-from assistant.models import Verdict
 from assistant.claims.dedup import groups
+from assistant.claims.stance import (
+    FeatureVerifier,
+    LLMVerifier,
+    NLIVerifier,
+    load_verifier,
+    parse_llm_stances,
+)
 from assistant.errors import ConfigError, ModelError, QueryError
 from assistant.eval import claims_gate_failures, run_seeds_claims
 from assistant.index import IndexReader
 from assistant.ingest import ingest
+from assistant.ingest.claimreview import parse
+from assistant.models import Verdict
 from assistant.search import Retriever
-from assistant.claims.stance import FeatureVerifier, LLMVerifier, NLIVerifier, load_verifier, parse_llm_stances
 
 from .conftest import CORPUS, REPO, SEEDS, run_cli
 
@@ -127,7 +133,6 @@ def test_paragraph_split_into_claims(checker: Checker) -> None:
 
 def test_seeds_claims_evaluation_meets_the_bar(tmp_path: Path, embedder: Any) -> None:
     from assistant.config import load_settings
-
     from assistant.service import Service
 
     result = run_seeds_claims(REPO.parent / "shared" / "eval", REPO.parent / "shared" / "seeds",

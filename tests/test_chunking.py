@@ -2,9 +2,8 @@
 
 import pytest
 
-from assistant.ingest import Chunker
 from assistant.errors import ConfigError
-from assistant.ingest import iter_documents
+from assistant.ingest import Chunker, iter_documents
 from assistant.text import sentence_spans, word_spans
 
 from .conftest import CORPUS

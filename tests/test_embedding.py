@@ -18,8 +18,8 @@ from assistant.embedding import (
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     load_embedder,
+    quantize,
 )
-from assistant.embedding import quantize
 from assistant.errors import ModelError
 
 from .conftest import CORPUS, SEEDS

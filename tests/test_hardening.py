@@ -12,16 +12,15 @@ from pathlib import Path
 import jwt
 import pytest
 
-from assistant.ingest import Chunker
 from assistant.config import load_settings
-from assistant.ingest import ingest, ingest_documents
+from assistant.index import Store
+from assistant.ingest import Chunker, ingest, ingest_documents
 from assistant.models import Document
 from assistant.service import Service
-from assistant.index import Store
 from assistant.text import MAX_SENTENCE_WORDS, word_spans
 
 from .conftest import CORPUS
-from .test_api import Server
+from .test_api import served
 
 pytestmark = pytest.mark.slow
 KEY = "hardening-key-1"
@@ -162,38 +161,23 @@ def test_text_without_sentence_breaks_is_cut_into_bounded_chunks(tmp_path, embed
 # --- servers for 2 and 4 --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory, embedder):
-    settings = load_settings(index=tmp_path_factory.mktemp("hardening") / "index")
-    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
-    return settings.index
-
-
-@pytest.fixture(scope="module")
 def direct_server(index_dir, tmp_path_factory):
     """Clients connect directly (no proxy is trusted); open reads; 5 requests a minute."""
-    srv = Server(index_dir, tmp_path_factory.mktemp("direct"), env={
-        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_RATE_LIMIT": "5/minute"})
-    try:
-        srv.wait("/readyz")
+    with served(index_dir, tmp_path_factory.mktemp("direct"), env={
+            "ASSISTANT_API_KEYS": KEY, "ASSISTANT_RATE_LIMIT": "5/minute"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
 def proxied_server(index_dir, tmp_path_factory):
     """Behind a trusted proxy on 127.0.0.1 (tests pick their client address with
     X-Forwarded-For); keyed reads; 3 failed authentications a minute per address."""
-    srv = Server(index_dir, tmp_path_factory.mktemp("proxied"), env={
-        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key", "ASSISTANT_CORS_ORIGINS": ORIGIN,
-        "ASSISTANT_TOKEN_SECRET": SECRET, "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",
-        "ASSISTANT_RATE_LIMIT": "30/minute", "ASSISTANT_AUTH_FAIL_LIMIT": "3/minute",
-        "ASSISTANT_MAX_BODY_MB": "1"})
-    try:
-        srv.wait("/readyz")
+    with served(index_dir, tmp_path_factory.mktemp("proxied"), env={
+            "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key",
+            "ASSISTANT_CORS_ORIGINS": ORIGIN, "ASSISTANT_TOKEN_SECRET": SECRET,
+            "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1", "ASSISTANT_RATE_LIMIT": "30/minute",
+            "ASSISTANT_AUTH_FAIL_LIMIT": "3/minute", "ASSISTANT_MAX_BODY_MB": "1"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 # --- 2. only valid credentials choose a rate-limit bucket -----------------------------------
@@ -239,6 +223,58 @@ def test_trusted_proxy_forwards_the_client_address(proxied_server):
     assert c.post("/v1/search", json=q, headers=via("192.0.2.2")).status_code == 401
 
 
+def test_minted_widget_tokens_share_their_address_limit(proxied_server):
+    c = proxied_server.client
+    q = {"query": "Rosatom"}
+    me = {**via("192.0.2.20"), "Origin": ORIGIN}
+    tokens = [c.post("/v1/widget/token", headers=me).json()["token"] for _ in range(2)]
+    first = [c.post("/v1/search", json=q, headers={**me, **auth(tokens[0])}).status_code
+             for _ in range(31)]
+    assert first[:30] == [200] * 30 and first[30] == 429
+    # A second token from the same page and address is no fresh bucket.
+    assert c.post("/v1/search", json=q, headers={**me, **auth(tokens[1])}).status_code == 429
+
+
+def test_lock_out_holds_without_a_rate_limit(tmp_path, embedder, index_dir):
+    from fastapi.testclient import TestClient
+
+    from assistant.api.app import create_app
+
+    settings = load_settings(index=index_dir, api_keys=KEY, read_auth="key", rate_limit="",
+                             auth_fail_limit="2/minute")
+    with TestClient(create_app(settings, embedder=embedder)) as c:
+        q = {"query": "Rosatom"}
+        assert [c.post("/v1/search", json=q, headers=auth(f"guess-{n}")).status_code
+                for n in range(2)] == [401, 401]
+        assert c.post("/v1/search", json=q, headers=auth()).status_code == 429
+        assert c.post("/v1/search", json=q).status_code == 401  # no credential: not locked
+
+
+def test_expired_token_is_no_failed_authentication():
+    from assistant.auth import Authenticator
+
+    auth_ = Authenticator(load_settings(token_secret=SECRET))
+    old = jwt.encode({"aud": "assistant-widget", "origin": ORIGIN, "scope": "read",
+                      "iat": 1, "exp": 2}, SECRET, algorithm="HS256")
+    assert auth_.read_token(old) == (None, True)
+    assert auth_.read_token(old[:-3] + "abc") == (None, False)
+
+
+def test_long_chat_messages_are_refused_before_any_work(proxied_server):
+    c = proxied_server.client
+    me = {**via("192.0.2.70"), **auth()}
+    first = c.post("/v1/chat", headers=me, json={"message": "What does India buy from Russia?"})
+    assert first.status_code == 200
+    cid = first.json()["conversation_id"]
+    # "and x<spaces>y" once made the follow-up rewrite backtrack quadratically.
+    r = c.post("/v1/chat", headers=me, json={"message": "and x" + " " * 200_000 + "y",
+                                             "conversation_id": cid})
+    assert r.status_code == 422 and "limit is 1000" in r.json()["message"]
+    r = c.post("/v1/chat/completions", headers=me, json={"messages": [
+        {"role": "user", "content": "Rosatom?"}, {"role": "user", "content": "x" * 5000}]})
+    assert r.status_code == 422 and r.json()["code"] == "bad_query"
+
+
 def test_widget_token_must_expire(proxied_server):
     c = proxied_server.client
     q = {"query": "Rosatom"}
@@ -273,7 +309,7 @@ def test_request_bodies_get_the_documented_errors(proxied_server):
                       headers={**me, "Content-Type": "application/json"})
     assert bad_utf8.status_code == 422 and "UTF-8" in bad_utf8.json()["message"]
     batch = c.post("/v1/documents", headers=me, json={"documents": [
-        {"id": f"d{i}", "text": "x"} for i in range(1001)]})
+        *({"id": f"d{i}", "text": "x"} for i in range(1000)), {"id": "no-text"}]})
     assert batch.status_code == 422
     assert "at most 1000 documents" in batch.json()["message"]
     assert "Field required" not in batch.json()["message"]

@@ -20,8 +20,8 @@ from mcp.client.stdio import StdioServerParameters
 from mcp_types import CallToolResult
 from starlette.applications import Starlette
 
-from assistant.index import IndexReader
 from assistant.auth import Authenticator
+from assistant.index import IndexReader
 from assistant.mcp import mcp_http
 from assistant.service import Service
 

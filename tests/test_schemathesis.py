@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from assistant.ingest import ingest
 
 from .conftest import CORPUS
-from .test_api import Server
+from .test_api import Server, served
 
 pytestmark = pytest.mark.slow
 KEY = "fuzz-key-123"
@@ -46,14 +46,10 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory, embedder: object) -> I
     root = tmp_path_factory.mktemp("fuzz")
     index_settings = load_settings(index=root / "index")
     ingest([CORPUS], settings=index_settings, embedder=embedder, progress=False)
-    srv = Server(index_settings.index, root, env={
-        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_RATE_LIMIT": "100000/minute",
-        "ASSISTANT_MAX_BODY_MB": "1", "ASSISTANT_CORS_ORIGINS": "http://news.example"})
-    try:
-        srv.wait("/readyz")
+    with served(index_settings.index, root, env={
+            "ASSISTANT_API_KEYS": KEY, "ASSISTANT_RATE_LIMIT": "100000/minute",
+            "ASSISTANT_MAX_BODY_MB": "1", "ASSISTANT_CORS_ORIGINS": "http://news.example"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 
 from assistant.errors import QueryError
 from assistant.index import IndexReader
-from assistant.models import Filters
 from assistant.ingest import ingest
+from assistant.models import Filters
 from assistant.search import Retriever
 
 from .conftest import SEEDS, run_cli

@@ -14,8 +14,8 @@ from assistant.errors import (
     TooLargeError,
     UnsupportedSourceError,
 )
-from assistant.models import Document
 from assistant.ingest import iter_documents
+from assistant.models import Document
 
 from .conftest import CORPUS, SEEDS
 
@@ -146,10 +146,12 @@ def test_unclosed_front_matter_is_reported(tmp_path):
     (tmp_path / "open.md").write_text("---\ntitle: Never closed\npublisher: Wire\n\nBody text here.\n",
                                       encoding="utf-8")
     (tmp_path / "rule.md").write_text("---\nA page that opens with a rule.\n", encoding="utf-8")
+    (tmp_path / "update.md").write_text("---\nUpdate: the ministry replied.\n", encoding="utf-8")
     items = {getattr(i, "doc_id", None) or i.path: i for i in iter_documents([tmp_path], max_bytes=10**6)}
     err = items[str(tmp_path / "open.md")]
     assert isinstance(err, MalformedSourceError) and "never closed" in str(err)
     assert items["rule.md"].text == "A page that opens with a rule."
+    assert items["update.md"].text == "Update: the ministry replied."
 
 
 def test_ids_with_control_characters_are_refused(tmp_path):

@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.index import KINDS, IndexReader, VectorIndex
 from assistant.index import generations as index_module
-from assistant.index import IndexReader
 from assistant.ingest import ingest, remove
 from assistant.search import Retriever
-from assistant.index import KINDS, VectorIndex
 
 from .conftest import CORPUS, SEEDS
 

@@ -6,10 +6,16 @@ import time
 
 from assistant.answers.calibration import Calibration
 from assistant.config import Settings
-from assistant.errors import QueryError
 from assistant.models import Answer, Filters, Quote
-from assistant.search import EvidenceFinder, Retriever, Sentence, correct, expand_dependent
-from assistant.search import verified_quote
+from assistant.search import (
+    EvidenceFinder,
+    Retriever,
+    Sentence,
+    correct,
+    expand_dependent,
+    verified_quote,
+)
+from assistant.text import bounded_input
 
 MAX_QUOTES = 3
 AGREE_COSINE = 0.6  # quotes this close in meaning "say the same thing"
@@ -92,12 +98,8 @@ class Answerer:
 
 def check_question(question: object, settings: Settings) -> str:
     """The stripped question, or a QueryError saying what is wrong with it."""
-    if not isinstance(question, str) or not question.strip():
-        raise QueryError("the question is empty")
-    if len(question) > settings.max_question_chars:
-        raise QueryError(f"the question is {len(question)} characters long; the limit is "
-                         f"{settings.max_question_chars}: ask about one thing at a time")
-    return question.strip()
+    return bounded_input(question, what="question", limit=settings.max_question_chars,
+                         advice=": ask about one thing at a time")
 
 
 def _overlaps(s: Sentence, chosen: list[Sentence]) -> bool:

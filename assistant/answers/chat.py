@@ -13,9 +13,11 @@ from typing import Any
 from assistant.errors import QueryError
 
 MAX_TURNS = 20  # turns kept per conversation
+# The rest is taken greedily and its trailing punctuation stripped afterwards: a lazy `.+?`
+# before `[\s?.!]*$` backtracks quadratically on a long run of spaces.
 _ELLIPTICAL = re.compile(
-    r"^\s*(?:and|what about|how about|and what about|what of|same for|and for)\s+(?P<rest>.+?)[\s?.!]*$",
-    re.IGNORECASE)
+    r"^\s*(?:and|what about|how about|and what about|what of|same for|and for)\s+(?P<rest>.+)$",
+    re.IGNORECASE | re.DOTALL)
 _PRONOUN = re.compile(r"\b(?:he|she|it|they|them|his|her|its|their|there|that|this|these|those)\b",
                       re.IGNORECASE)
 # Capitalised words that open a question are not names.
@@ -51,7 +53,7 @@ def standalone_question(message: str, previous: list[str]) -> str:
     last = previous[-1]
     m = _ELLIPTICAL.match(message)
     if m:
-        new = m.group("rest").strip()
+        new = m.group("rest").rstrip(" \t\n?.!").strip()
         old = names(last)
         if old:
             return last.replace(old[0], new, 1)

@@ -47,8 +47,7 @@ _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (ConfigError, 500, "config_error"),
 ]
 # What the library calls an input, as a JSON request names it.
-FIELDS = {"since": "filters.since", "until": "filters.until", "publisher": "filters.publisher",
-          "source": "filters.source"}
+FIELDS = {"since": "filters.since", "until": "filters.until"}
 # Another ASGI app served under a path of this one, with the lifespan it needs entered.
 Mount = tuple[str, ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -71,17 +70,20 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                mounts: Sequence[Mount] = ()) -> FastAPI:
     """A new app; the model and index load in the background after start-up. `mounts` are
     other apps served under a path of this one (the MCP endpoint, see `assistant.server`)."""
-    settings = settings or get_settings()
+    settings = settings or (service.settings if service is not None else get_settings())
     auth = auth or Authenticator(settings)  # a missing keys file or a bad limit fails now
     service = service or Service(settings, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        async with contextlib.AsyncExitStack() as stack:
-            for _, _, mount_lifespan in mounts:
-                await stack.enter_async_context(mount_lifespan())
-            yield
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for _, _, mount_lifespan in mounts:
+                    await stack.enter_async_context(mount_lifespan())
+                yield
+        finally:
+            service.close()
 
     app = FastAPI(
         title="assistant",
@@ -101,8 +103,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.add_route(path, mounted, include_in_schema=False)
 
     # Outermost first: metrics see everything, including rate-limited and CORS-refused calls.
-    if settings.rate_limit.strip():
-        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit, auth=auth)
+    app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit, auth=auth)
     if settings.origins():
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.origins(), allow_credentials=False,

@@ -10,8 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.api.metrics import Metrics
 from assistant.api.assets import ASSETS
+from assistant.api.metrics import Metrics
 from assistant.auth import Authenticator, bearer_value, parse_rate
 
 # Probes and docs are never limited (orchestrators poll them), nor are the static pages and
@@ -51,9 +51,9 @@ class MetricsMiddleware:
 class RateLimitMiddleware:
     """A moving-window limit per caller; 429 with Retry-After beyond it.
 
-    A valid API key or widget token is a caller of its own; everything else (no credential, or
-    one that is wrong) counts against the client's address, so inventing credentials buys no
-    extra requests. An address with too many failed authentications has any credential it
+    A valid API key is a caller of its own, a valid widget token counts with its origin and
+    address (`Authenticator.caller`); everything else (no credential, or one that is wrong)
+    counts against the client's address, so inventing credentials buys no extra requests. An address with too many failed authentications has any credential it
     sends refused until its failures age out (`Authenticator.locked_out`).
     """
 
@@ -63,7 +63,8 @@ class RateLimitMiddleware:
 
         self.app = app
         self.auth = auth
-        self.limit = parse_rate(rate, "ASSISTANT_RATE_LIMIT")
+        # An empty rate turns the request limit off, never the lock-out of guessing addresses.
+        self.limit = parse_rate(rate, "ASSISTANT_RATE_LIMIT") if rate.strip() else None
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,8 +81,8 @@ class RateLimitMiddleware:
                                                f"this address; retry in {wait} s"},
                         {"retry-after": str(wait)})
             return
-        key = self.auth.caller(credential) or f"ip:{address}"
-        if self.limiter.hit(self.limit, key):
+        key = self.auth.caller(credential, address) or f"ip:{address}"
+        if self.limit is None or self.limiter.hit(self.limit, key):
             await self.app(scope, receive, send)
             return
         stats = self.limiter.get_window_stats(self.limit, key)

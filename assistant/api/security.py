@@ -63,8 +63,10 @@ def require_read(request: Request) -> None:
     if not origin and request.headers.get("sec-fetch-site") == "same-origin":
         # Browsers send no Origin on same-origin GETs: the page is on the service's own origin.
         origin = f"{request.url.scheme}://{request.url.netloc}"
-    claims = auth.verify_token(credential)
+    claims, expired = auth.read_token(credential)
+    if expired:
+        raise _unauthorized("the widget token has expired: ask for a new one")
     if claims is None:
-        raise _rejected(request, "the API key or widget token is not valid (or has expired)")
+        raise _rejected(request, "the API key or widget token is not valid")
     if claims.get("origin") != origin:
         raise _rejected(request, "this widget token was issued to another origin")

@@ -13,7 +13,7 @@ from assistant.config import Settings
 from assistant.errors import QueryError
 from assistant.models import EarlierCheck, Evidence, FactCheck, Filters, Verdict
 from assistant.search import EvidenceFinder, Retriever, correct, expand_dependent, verified_quote
-from assistant.text import normalize_text, sentence_spans
+from assistant.text import bounded_input, normalize_text, sentence_spans
 
 MAX_EVIDENCE = 8
 # A sentence counts as bearing on the claim when the answer model would quote it with at least
@@ -23,13 +23,8 @@ STANCE_MIN = 0.5  # a stance probability below this is not taken as that stance
 
 def check_claim_text(claim: object, settings: Settings) -> str:
     """The stripped claim, or a QueryError saying what is wrong with it."""
-    if not isinstance(claim, str) or not claim.strip():
-        raise QueryError("the claim is empty")
-    limit = settings.max_claim_chars
-    if len(claim) > limit:
-        raise QueryError(f"the claim is {len(claim)} characters long; the limit is {limit}: "
-                         "check one statement at a time, or send a paragraph as `text`")
-    return claim.strip()
+    return bounded_input(claim, what="claim", limit=settings.max_claim_chars,
+                         advice=": check one statement at a time, or send a paragraph as `text`")
 
 
 class Checker:
@@ -103,11 +98,7 @@ class Checker:
 
     def check_text(self, text: str, *, filters: Filters | None = None) -> list[Verdict]:
         """Split a paragraph into check-worthy claims and check each."""
-        if not isinstance(text, str) or not text.strip():
-            raise QueryError("the text is empty")
-        if len(text) > self.settings.max_text_chars:
-            raise QueryError(f"the text is {len(text)} characters long; the limit is "
-                             f"{self.settings.max_text_chars}")
+        text = bounded_input(text, what="text", limit=self.settings.max_text_chars)
         claims = check_worthy(text)
         if len(claims) > self.settings.max_claims:
             raise QueryError(f"the text has {len(claims)} check-worthy sentences; the limit is "

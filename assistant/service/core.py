@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answers import Conversations, check_question, standalone_question
-from assistant.claims import Checker, Stance, StanceVerifier, check_claim_text, export, load_verifier
+from assistant.claims import (
+    Checker,
+    Stance,
+    StanceVerifier,
+    check_claim_text,
+    export,
+    load_verifier,
+)
 from assistant.config import Settings
 from assistant.embedding import CachedEmbedder, Embedder, load_embedder
 from assistant.errors import (
@@ -21,7 +28,7 @@ from assistant.errors import (
     SourceError,
 )
 from assistant.index import read_manifest
-from assistant.ingest import from_record, ingest, ingest_documents, read_upload, remove
+from assistant.ingest import Chunker, from_record, ingest, ingest_documents, read_upload, remove
 from assistant.models import (
     Answer,
     ChatReply,
@@ -36,6 +43,7 @@ from assistant.models import (
 from assistant.search import Mode
 from assistant.service.live import Generation, LiveIndex
 from assistant.service.memory import return_large_blocks_to_the_system
+from assistant.text import is_http_url
 
 log = logging.getLogger("assistant")
 
@@ -43,9 +51,13 @@ log = logging.getLogger("assistant")
 class Service:
     """One loaded model, the live index generation, and everything asked of them."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *,
+                 cache: bool = True) -> None:
+        """`embedder` is used as given; without one the configured model is loaded on first
+        use, behind an LRU cache of recent texts unless `cache` is off (for timings)."""
         self.settings = settings
         self.embedder = embedder
+        self.cache = cache
         self.error: str | None = None  # why the service is not ready, for /readyz
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations)
@@ -55,38 +67,51 @@ class Service:
         self._write_lock = threading.Lock()
         self._check_lock = threading.Lock()
         self._loaded = threading.Event()
+        self._failure: BaseException | None = None  # why the model could not be loaded
 
     # --- loading ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Begin loading without blocking start-up (readiness is reported separately)."""
         return_large_blocks_to_the_system()  # a long-running process: keep its memory flat
-        threading.Thread(target=self._load, name="assistant-load", daemon=True).start()
+        threading.Thread(target=self._load, kwargs={"report": True}, name="assistant-load",
+                         daemon=True).start()
 
-    def load(self) -> Service:
-        """Load the model and index now, in this thread; the model's failure is raised, the
-        index's is raised by the first read (there may be nothing to read yet)."""
-        self._load()
-        if self.embedder is None:
-            raise NotReadyError(self.error or "the embedding model failed to load")
+    def load(self, *, index_required: bool = True) -> Service:
+        """Load the index and the model now, in this thread, raising what stops either (an
+        index that is not there fails before the model is loaded). Without `index_required`,
+        only the model's failure is raised; reads report the index's."""
+        if index_required:
+            self.index.check_present()
+        self._load(report=not index_required)
+        if self._failure is not None:
+            raise self._failure
+        if index_required and self.index.problem is not None:
+            raise self.index.problem
         return self
 
-    def _load(self) -> None:
+    def _load(self, *, report: bool) -> None:
+        """Load the model, then the index. With `report` (a server) problems are logged, for
+        its operator; a command raises them instead (`load`)."""
         try:
-            self.model()
+            embedder = self.model()
             try:
-                self.index.reload(self.model())
+                self.index.reload(embedder)
+                self.error = None
             except AssistantError as exc:
                 self.error = str(exc)
-                log.error("%s", exc)
-            else:
-                self.error = None
+                if report:
+                    log.warning("%s", exc)
         except AssistantError as exc:
+            self._failure = exc
             self.error = str(exc)
-            log.error("%s", exc)
+            if report:
+                log.error("%s", exc)
         except Exception as exc:  # keep serving /healthz and report it on /readyz
+            self._failure = exc
             self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("loading failed")
+            if report:
+                log.exception("loading failed")
         finally:
             self._loaded.set()
 
@@ -95,7 +120,8 @@ class Service:
         if self.embedder is None:
             with self._model_lock:
                 if self.embedder is None:
-                    self.embedder = CachedEmbedder(load_embedder(self.settings))
+                    model = load_embedder(self.settings)
+                    self.embedder = CachedEmbedder(model) if self.cache else model
         return self.embedder
 
     @property
@@ -110,6 +136,10 @@ class Service:
                 raise NotReadyError("the service is still loading the model and index")
             raise NotReadyError(self.error or "the embedding model failed to load")
         return self.index.lease(self.embedder)
+
+    def close(self) -> None:
+        """Close the live generation once no read holds it (the service is going away)."""
+        self.index.close()
 
     def open_generations(self) -> list[int]:
         """Generation numbers still loaded: the live one, plus retired ones a request still reads."""
@@ -143,11 +173,22 @@ class Service:
         """The stripped claim, or a QueryError (no model needed)."""
         return check_claim_text(claim, self.settings)
 
+    def check_chunking(self) -> None:
+        """A ConfigError when the chunk size and overlap do not fit together."""
+        Chunker(size=self.settings.chunk_size, overlap=self.settings.chunk_overlap)
+
     def check_batch(self, n: int) -> None:
         """A QueryError when a batch of `n` documents is over the limit."""
         if n > self.settings.max_batch_documents:
             raise QueryError(f"a batch holds at most {self.settings.max_batch_documents} "
-                             f"documents, got {n}: send it in parts")
+                             f"documents (ASSISTANT_MAX_BATCH_DOCUMENTS), got {n}: send it in "
+                             "parts")
+
+    def check_upload(self, n: int) -> None:
+        """A QueryError when an upload holds more files than allowed."""
+        if n > self.settings.max_upload_files:
+            raise QueryError(f"an upload holds at most {self.settings.max_upload_files} files "
+                             f"(ASSISTANT_MAX_UPLOAD_FILES), got {n}: send them in parts")
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -165,6 +206,7 @@ class Service:
     def chat(self, message: str, conversation_id: str | None = None, *,
              filters: Filters | None = None) -> ChatReply:
         """One chat turn, read in the context of the conversation's earlier turns."""
+        message = self.check_question(message)  # before any work, and before a conversation
         conv = self.conversations.get_or_create(conversation_id)
         question = standalone_question(message, conv.questions)
         answer = self.ask(question, filters=filters)
@@ -173,7 +215,7 @@ class Service:
 
     def follow_up(self, message: str, previous: list[str]) -> str:
         """The standalone question a follow-up stands for, given the earlier questions."""
-        return standalone_question(message, previous)
+        return standalone_question(self.check_question(message), previous)
 
     def verifier(self) -> StanceVerifier:
         """The configured stance verifier, loaded once (it may be a large model)."""
@@ -207,6 +249,8 @@ class Service:
     def claimreview(self, claim: str, *, url: str = "", filters: Filters | None = None
                     ) -> dict[str, Any]:
         """A check of one claim as schema.org ClaimReview JSON-LD, authored by the newsroom."""
+        if url and not is_http_url(url):  # said before the check, not after it
+            raise QueryError(f"must start with http:// or https://, got {url[:60]!r}", field="url")
         verdict = self.check(claim, filters=filters)
         return export(verdict, author=self.settings.publisher_name,
                       author_url=self.settings.publisher_url, url=url)

@@ -73,6 +73,11 @@ class LiveIndex:
         """True once a generation is live."""
         return self._generation is not None
 
+    def check_present(self) -> None:
+        """IndexNotFoundError when nothing was ever ingested here (no model needed to tell)."""
+        if not (self.root / MANIFEST).exists():
+            IndexReader(self.root)  # raises the one message for it
+
     def reload(self, embedder: Embedder, *, force: bool = False) -> None:
         """Load the generation on disk if it is new (or `force`); raises why it cannot."""
         with self._lock:
@@ -87,6 +92,8 @@ class LiveIndex:
             mtime = (self.root / MANIFEST).stat().st_mtime_ns
         except FileNotFoundError:
             mtime = None
+            if self._generation is not None:
+                return  # the files went away under us: keep answering from what is loaded
         if mtime is not None and mtime == self._manifest_mtime and not force:
             return
         try:
@@ -152,6 +159,19 @@ class LiveIndex:
                     self._open.remove(gen)
             if done:
                 gen.close()
+
+    def close(self) -> None:
+        """Retire the live generation: closed now if idle, else by its last lease."""
+        with self._lease_lock:
+            gen, self._generation = self._generation, None
+            idle = gen is not None and gen.users == 0
+            if gen is not None:
+                gen.retired = True
+                if idle:
+                    self._open.remove(gen)
+        if idle:
+            gen.close()
+        self._manifest_mtime = None
 
     def open_generations(self) -> list[int]:
         """Generation numbers still loaded: the live one, plus retired ones a request still reads."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -41,14 +41,22 @@ def _summary(d: Document) -> DocumentSummary:
                            author=d.author, url=d.url, published=d.published, chars=len(d.text))
 
 
+async def batch_within_limit(request: Request, service: ServiceDep) -> None:
+    """Say that a batch is over the limit before each of its documents is validated (a
+    dependency runs before the body's fields are checked)."""
+    body = await request.json()  # already parsed, and valid JSON, by the time this runs
+    if isinstance(body, dict) and isinstance(body.get("documents"), list):
+        service.check_batch(len(body["documents"]))
+
+
 @router.post("", status_code=201, response_model=IngestResult, summary="Add documents (JSON)",
              responses={401: {"model": Error}, 403: {"model": Error}, 422: {"model": Error}})
-async def add_documents(body: DocumentsBody, service: ServiceDep,
-                        _: WriteAccess) -> JSONResponse:
-    """One document, or `{"documents": [...]}`; all become searchable together, at once.
-    A document whose id exists is replaced; an unchanged one is skipped."""
+async def add_documents(body: DocumentsBody, service: ServiceDep, _: WriteAccess,
+                        __: Annotated[None, Depends(batch_within_limit)]) -> JSONResponse:
+    """One document, or `{"documents": [...]}` (at most ASSISTANT_MAX_BATCH_DOCUMENTS); all
+    become searchable together, at once. A document whose id exists is replaced; an unchanged
+    one is skipped."""
     records = body.documents if isinstance(body, DocumentBatch) else [body]
-    service.check_batch(len(records))
     items: list[Document | SourceError] = []
     for n, rec in enumerate(records):
         try:
@@ -68,9 +76,7 @@ async def upload_documents(files: Annotated[list[UploadFile], File(description="
     """Files are read exactly as `assistant ingest` reads them; a file's doc id is its name.
     Published fact-checks (schema.org ClaimReview JSON-LD in .jsonld/.json files or in .html
     pages) are stored for matching new claims against."""
-    most = service.settings.max_upload_files
-    if len(files) > most:
-        raise HTTPException(413, f"at most {most} files per upload (ASSISTANT_MAX_UPLOAD_FILES)")
+    service.check_upload(len(files))
     items: list[Document | FactCheck | SourceError] = []
     for f in files:
         data = await f.read()

@@ -75,7 +75,7 @@ async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAcces
     users = [m.text() for m in body.messages if m.role == "user"]
     if not users or not users[-1].strip():
         raise QueryError("the last user message is empty")
-    question = service.follow_up(users[-1], users[:-1])
+    question = await run_in_threadpool(service.follow_up, users[-1], users[:-1])
     answer = await run_in_threadpool(service.ask, question)
     content = answer.answer + _sources(answer.citations)
     extra = {"citations": [c.model_dump() for c in answer.citations],
