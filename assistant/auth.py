@@ -38,6 +38,17 @@ def parse_rate(value: str, setting: str) -> Any:
                           f"{value!r}") from None
 
 
+def client_address(client: tuple[str, int] | None) -> str:
+    """The IP address of an ASGI scope's `client` (after any trusted proxy's rewrite)."""
+    return client[0] if client else "unknown"
+
+
+def retry_seconds(limiter: Any, limit: Any, key: str) -> int:
+    """Whole seconds until `key` may hit `limit` again (at least 1)."""
+    stats = limiter.get_window_stats(limit, key)
+    return max(1, math.ceil(stats.reset_time - time.time()))
+
+
 def bearer_value(header: str | None) -> str | None:
     """The credential of an `Authorization: Bearer X` header value, if any."""
     scheme, _, value = (header or "").partition(" ")
@@ -52,7 +63,8 @@ class Authenticator:
         from limits.strategies import MovingWindowRateLimiter
 
         self.settings = settings
-        settings.keys()  # a missing keys file fails now, not at the first request
+        self._keys: tuple[int | None, frozenset[str]] | None = None
+        self.keys()  # a missing keys file fails now, not at the first request
         # Configured, or random for this process (its tokens die with it).
         self.secret = settings.token_secret or secrets.token_urlsafe(32)
         self.fail_limit = parse_rate(settings.auth_fail_limit, "ASSISTANT_AUTH_FAIL_LIMIT")
@@ -60,12 +72,23 @@ class Authenticator:
 
     # --- API keys and tokens ------------------------------------------------------------------
 
+    def keys(self) -> frozenset[str]:
+        """The configured API keys; the keys file is read again only when it changes (every
+        request checks a key, some twice: the rate limiter and the route)."""
+        path = self.settings.api_keys_file
+        try:
+            stamp = path.stat().st_mtime_ns if path is not None else None
+        except OSError:
+            stamp = -1  # gone: settings.keys() says so
+        if self._keys is None or self._keys[0] != stamp:
+            self._keys = (stamp, self.settings.keys())
+        return self._keys[1]
+
     def is_api_key(self, credential: str | None) -> bool:
         """Constant-time check of a credential against the configured keys."""
         if not credential:
             return False
-        return any(hmac.compare_digest(credential.encode(), key.encode())
-                   for key in self.settings.keys())
+        return any(hmac.compare_digest(credential.encode(), key.encode()) for key in self.keys())
 
     def issue_token(self, origin: str) -> tuple[str, int]:
         """A short-lived read token bound to `origin`; returns (token, lifetime in seconds)."""
@@ -74,11 +97,6 @@ class Authenticator:
         claims = {"aud": TOKEN_AUDIENCE, "origin": origin, "scope": "read", "iat": now,
                   "exp": now + ttl}
         return jwt.encode(claims, self.secret, algorithm="HS256"), ttl
-
-    def verify_token(self, token: str | None) -> dict[str, Any] | None:
-        """The claims of a valid, unexpired widget token (with every required claim), else None."""
-        claims, _ = self.read_token(token)
-        return claims
 
     def read_token(self, token: str | None) -> tuple[dict[str, Any] | None, bool]:
         """(the claims of a valid widget token or None, whether it was ours but expired)."""
@@ -98,7 +116,7 @@ class Authenticator:
             return None
         if self.is_api_key(credential):
             return "key:" + hashlib.sha256(credential.encode()).hexdigest()[:16]
-        claims = self.verify_token(credential)
+        claims, _ = self.read_token(credential)
         if claims is not None:
             return f"token:{claims.get('origin')}:{address}"
         return None
@@ -113,5 +131,4 @@ class Authenticator:
         """Seconds until `address` may authenticate again, or None when it may now."""
         if self._failures.test(self.fail_limit, address):
             return None
-        stats = self._failures.get_window_stats(self.fail_limit, address)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return retry_seconds(self._failures, self.fail_limit, address)

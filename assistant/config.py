@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
+from assistant.text import is_http_url
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
     @field_validator("publisher_url")
     @classmethod
     def _http_only(cls, value: str) -> str:
-        if value and not value.strip().lower().startswith(("http://", "https://")):
+        if value and not is_http_url(value):
             raise ValueError(f"must start with http:// or https://, got {value[:60]!r}")
         return value.strip()
 

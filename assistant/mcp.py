@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from assistant import __version__
-from assistant.auth import Authenticator, bearer_value
+from assistant.auth import Authenticator, bearer_value, client_address
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.models import Answer, Filters, SearchResults, Verdict
@@ -173,8 +173,6 @@ def run_stdio(settings: Settings) -> None:
     service = Service(settings)
     with _stdout_to_stderr():  # model loading may print; the SDK diverts fd 1 only while serving
         service.load(index_required=False)
-    if service.error:  # e.g. no index yet: keep serving, the tools report it
-        log.warning("%s", service.error)
     create_mcp(service).run("stdio")
 
 
@@ -231,8 +229,7 @@ class _Endpoint:
         if self.auth.is_api_key(credential):
             return None
         if credential is not None:  # a wrong key counts towards the address's lock-out
-            client = scope.get("client")
-            self.auth.record_failure(client[0] if client else "unknown")
+            self.auth.record_failure(client_address(scope.get("client")))
         return JSONResponse({"code": "unauthorized", "message": "this service needs an API key: "
                              "send Authorization: Bearer KEY"}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})

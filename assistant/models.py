@@ -215,13 +215,13 @@ class ChatReply(Result):
     answer: Answer
 
 
-Stance = Literal["supports", "refutes", "neutral"]
+StanceLabel = Literal["supports", "refutes", "neutral"]
 
 
 class Evidence(Result):
     """A verbatim sentence, which way it points, and where it comes from."""
 
-    stance: Stance
+    stance: StanceLabel
     score: float
     quote: str
     citation: Citation

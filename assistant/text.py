@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import sentencex
 
+from assistant.errors import QueryError
+
 # Very common English words carry no evidence and make OR queries match every chunk.
 STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i if in "
@@ -58,8 +60,6 @@ def normalize_text(text: str) -> str:
 def bounded_input(value: object, *, what: str, limit: int, advice: str = "") -> str:
     """`value` stripped, or a QueryError: "the <what> is empty", or over `limit` characters
     (with `advice` on what to do instead)."""
-    from assistant.errors import QueryError
-
     if not isinstance(value, str) or not value.strip():
         raise QueryError(f"the {what} is empty")
     if len(value) > limit:

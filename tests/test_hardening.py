@@ -348,3 +348,18 @@ def test_claimreview_urls_must_be_http(proxied_server, tmp_path, embedder):
     checks, _ = store.fact_checks()
     assert [fc.url for fc in checks] == ["https://checks.example/1"]
     store.close()
+
+
+def test_keys_file_changes_are_seen_without_a_restart(tmp_path):
+    import os as os_
+
+    from assistant.auth import Authenticator
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("first-key\n", encoding="utf-8")
+    auth_ = Authenticator(load_settings(api_keys_file=keys))
+    assert auth_.is_api_key("first-key") and not auth_.is_api_key("second-key")
+    keys.write_text("# rotated\nsecond-key\n", encoding="utf-8")
+    stat = keys.stat()
+    os_.utime(keys, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a new mtime for sure
+    assert auth_.is_api_key("second-key") and not auth_.is_api_key("first-key")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import Any
 
@@ -12,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.assets import ASSETS
 from assistant.api.metrics import Metrics
-from assistant.auth import Authenticator, bearer_value, parse_rate
+from assistant.auth import Authenticator, bearer_value, client_address, parse_rate, retry_seconds
 
 # Probes and docs are never limited (orchestrators poll them), nor are the static pages and
 # assets in ASSETS (one desk load is five requests).
@@ -53,8 +52,9 @@ class RateLimitMiddleware:
 
     A valid API key is a caller of its own, a valid widget token counts with its origin and
     address (`Authenticator.caller`); everything else (no credential, or one that is wrong)
-    counts against the client's address, so inventing credentials buys no extra requests. An address with too many failed authentications has any credential it
-    sends refused until its failures age out (`Authenticator.locked_out`).
+    counts against the client's address, so inventing credentials buys no extra requests. An
+    address with too many failed authentications has any credential it sends refused until its
+    failures age out (`Authenticator.locked_out`).
     """
 
     def __init__(self, app: ASGIApp, rate: str, auth: Authenticator) -> None:
@@ -72,9 +72,8 @@ class RateLimitMiddleware:
                 or scope["path"].startswith(UNLIMITED) or scope["path"] in ASSETS:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        address = request.client.host if request.client else "unknown"
-        credential = bearer_value(request.headers.get("authorization"))
+        address = client_address(scope.get("client"))
+        credential = bearer_value(Request(scope).headers.get("authorization"))
         if credential is not None and (wait := self.auth.locked_out(address)) is not None:
             await _json(send, 429, {"code": "rate_limited",
                                     "message": "too many failed authentication attempts from "
@@ -85,8 +84,7 @@ class RateLimitMiddleware:
         if self.limit is None or self.limiter.hit(self.limit, key):
             await self.app(scope, receive, send)
             return
-        stats = self.limiter.get_window_stats(self.limit, key)
-        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        retry = retry_seconds(self.limiter, self.limit, key)
         await _json(send, 429, {"code": "rate_limited",
                                 "message": f"too many requests: the limit is {self.limit}; "
                                            f"retry in {retry} s"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 
 from assistant.auth import Authenticator, bearer_value
+from assistant.auth import client_address as address_of
 
 
 def authenticator(request: Request) -> Authenticator:
@@ -23,7 +24,7 @@ def bearer(request: Request) -> str | None:
 
 def client_address(request: Request) -> str:
     """The client's IP address (the proxy's, unless it is listed in ASSISTANT_TRUSTED_PROXIES)."""
-    return request.client.host if request.client else "unknown"
+    return address_of(request.scope.get("client"))
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -39,7 +40,7 @@ def _rejected(request: Request, message: str) -> HTTPException:
 def require_write(request: Request) -> None:
     """Writes need a configured API key; with none configured, writes are off."""
     auth = authenticator(request)
-    if not auth.settings.keys():
+    if not auth.keys():
         raise HTTPException(403, "writes are disabled: set ASSISTANT_API_KEYS (or "
                                  "ASSISTANT_API_KEYS_FILE) on the server")
     credential = bearer(request)

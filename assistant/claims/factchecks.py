@@ -47,11 +47,17 @@ def matches(claim: str, vector: np.ndarray, checks: list[FactCheck], vectors: np
     return out
 
 
+def check_publish_url(url: str) -> str:
+    """Where a fact-check will be published: empty or http(s), else a QueryError."""
+    if url and not is_http_url(url):
+        raise QueryError(f"must start with http:// or https://, got {url[:60]!r}", field="url")
+    return url
+
+
 def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = "",
            today: date | None = None) -> dict[str, Any]:
     """A finished check as ClaimReview JSON-LD, ready to publish (citations are the evidence)."""
-    if url and not is_http_url(url):
-        raise QueryError(f"must start with http:// or https://, got {url[:60]!r}", field="url")
+    check_publish_url(url)
     value, label = RATING[verdict.verdict]
     rating: dict[str, Any] = {"@type": "Rating", "alternateName": label}
     if value is not None:

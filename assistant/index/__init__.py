@@ -7,6 +7,7 @@ from assistant.index.generations import (
     IndexWriter,
     Manifest,
     check_embedder,
+    no_index,
     read_manifest,
     write_lock,
 )
@@ -14,4 +15,4 @@ from assistant.index.store import Store
 from assistant.index.vectors import KINDS, VectorIndex, set_search_threads
 
 __all__ = ["KINDS", "MANIFEST", "IndexReader", "IndexWriter", "Manifest", "Store", "VectorIndex",
-           "check_embedder", "read_manifest", "set_search_threads", "write_lock"]
+           "check_embedder", "no_index", "read_manifest", "set_search_threads", "write_lock"]

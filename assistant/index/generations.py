@@ -105,6 +105,12 @@ def check_embedder(manifest: Manifest, model_id: str, dim: int, root: Path) -> N
         )
 
 
+def no_index(root: Path) -> IndexNotFoundError:
+    """The error for a directory where nothing was ever ingested."""
+    return IndexNotFoundError(f"no index at {root}: run `assistant ingest PATH --index {root}` "
+                              "first")
+
+
 class IndexReader:
     """A read-only, consistent view of one generation."""
 
@@ -112,8 +118,7 @@ class IndexReader:
         self.root = root
         manifest = read_manifest(root)
         if manifest is None:
-            raise IndexNotFoundError(
-                f"no index at {root}: run `assistant ingest PATH --index {root}` first")
+            raise no_index(root)
         self.manifest = manifest
         self.store = Store(root / manifest.store_file, readonly=True)
         vec_path = root / manifest.vectors_file

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from assistant.errors import ConfigError
 from assistant.models import Chunk, Document
-from assistant.text import blocks, sentence_spans, word_runs, word_spans
+from assistant.text import MAX_SENTENCE_WORDS, blocks, sentence_spans, word_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +62,9 @@ class Chunker:
                 flush()
                 section = text[block.start : block.end]
             else:
-                for start, end in sentence_spans(text, block.start, block.end):
-                    if end - start > 2 * self.size and len(word_spans(text, start, end)) > self.size:
-                        pending.extend(word_runs(text, start, end, self.size))
-                    else:
-                        pending.append((start, end))
+                # Sentences come cut to at most `size` words (and never over the quote limit).
+                pending.extend(sentence_spans(text, block.start, block.end,
+                                              max_words=min(self.size, MAX_SENTENCE_WORDS)))
         flush()
         return chunks
 

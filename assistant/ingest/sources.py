@@ -248,7 +248,7 @@ def _from_markdown(path: Path, rel: str, text: str) -> Document:
 # "---" on the first line, one of the front matter fields next ("title:"), and no closing "---"
 # line anywhere. A page that opens with a rule and then "Update: ..." is not front matter.
 _UNCLOSED_FRONT_MATTER = re.compile(
-    r"\A\ufeff?-{3,}[ \t]*\r?\n[ \t]*(?:title|published|date|publisher|author|url)[ \t]*:"
+    rf"\A\ufeff?-{{3,}}[ \t]*\r?\n[ \t]*(?:{'|'.join((*METADATA_FIELDS, 'date'))})[ \t]*:"
     r"(?![\s\S]*^-{3,}[ \t]*$)", re.MULTILINE | re.IGNORECASE)
 
 

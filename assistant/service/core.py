@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from assistant.claims import (
     Stance,
     StanceVerifier,
     check_claim_text,
+    check_publish_url,
     export,
     load_verifier,
 )
@@ -43,7 +45,6 @@ from assistant.models import (
 from assistant.search import Mode
 from assistant.service.live import Generation, LiveIndex
 from assistant.service.memory import return_large_blocks_to_the_system
-from assistant.text import is_http_url
 
 log = logging.getLogger("assistant")
 
@@ -58,7 +59,6 @@ class Service:
         self.settings = settings
         self.embedder = embedder
         self.cache = cache
-        self.error: str | None = None  # why the service is not ready, for /readyz
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations)
         self.index = LiveIndex(settings)
@@ -92,28 +92,34 @@ class Service:
 
     def _load(self, *, report: bool) -> None:
         """Load the model, then the index. With `report` (a server) problems are logged, for
-        its operator; a command raises them instead (`load`)."""
+        its operator; a command raises them instead (`load`). The index's problem is kept by
+        the live index (`LiveIndex.problem`), the model's here."""
         try:
             embedder = self.model()
             try:
                 self.index.reload(embedder)
-                self.error = None
             except AssistantError as exc:
-                self.error = str(exc)
                 if report:
                     log.warning("%s", exc)
         except AssistantError as exc:
             self._failure = exc
-            self.error = str(exc)
             if report:
                 log.error("%s", exc)
         except Exception as exc:  # keep serving /healthz and report it on /readyz
             self._failure = exc
-            self.error = f"{type(exc).__name__}: {exc}"
             if report:
                 log.exception("loading failed")
         finally:
             self._loaded.set()
+
+    @property
+    def error(self) -> str | None:
+        """Why the service cannot answer (the model's failure, else the index's), or None."""
+        if isinstance(self._failure, AssistantError):
+            return str(self._failure)
+        if self._failure is not None:
+            return f"{type(self._failure).__name__}: {self._failure}"
+        return str(self.index.problem) if self.index.problem is not None else None
 
     def model(self) -> Embedder:
         """The embedder, loaded on first use (with a cache: questions and sentences repeat)."""
@@ -129,8 +135,8 @@ class Service:
         """True once the model and an index are loaded."""
         return self.embedder is not None and self.index.loaded
 
-    def _generation(self) -> Any:
-        """A lease on the newest generation (a context manager)."""
+    def _generation(self) -> AbstractContextManager[Generation]:
+        """A lease on the newest generation."""
         if self.embedder is None:
             if not self._loaded.is_set():
                 raise NotReadyError("the service is still loading the model and index")
@@ -142,7 +148,7 @@ class Service:
         self.index.close()
 
     def open_generations(self) -> list[int]:
-        """Generation numbers still loaded: the live one, plus retired ones a request still reads."""
+        """Generation numbers loaded: the live one, plus retired ones a request still reads."""
         return self.index.open_generations()
 
     def status(self) -> tuple[int, dict[str, int]]:
@@ -249,8 +255,7 @@ class Service:
     def claimreview(self, claim: str, *, url: str = "", filters: Filters | None = None
                     ) -> dict[str, Any]:
         """A check of one claim as schema.org ClaimReview JSON-LD, authored by the newsroom."""
-        if url and not is_http_url(url):  # said before the check, not after it
-            raise QueryError(f"must start with http:// or https://, got {url[:60]!r}", field="url")
+        check_publish_url(url)  # said before the check, not after it
         verdict = self.check(claim, filters=filters)
         return export(verdict, author=self.settings.publisher_name,
                       author_url=self.settings.publisher_url, url=url)

@@ -15,7 +15,7 @@ from assistant.claims import Checker
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexNotFoundError
-from assistant.index import MANIFEST, IndexReader
+from assistant.index import MANIFEST, IndexReader, no_index
 from assistant.search import Retriever
 
 log = logging.getLogger("assistant")
@@ -76,7 +76,7 @@ class LiveIndex:
     def check_present(self) -> None:
         """IndexNotFoundError when nothing was ever ingested here (no model needed to tell)."""
         if not (self.root / MANIFEST).exists():
-            IndexReader(self.root)  # raises the one message for it
+            raise no_index(self.root)
 
     def reload(self, embedder: Embedder, *, force: bool = False) -> None:
         """Load the generation on disk if it is new (or `force`); raises why it cannot."""
@@ -112,13 +112,8 @@ class LiveIndex:
         with self._lease_lock:
             old, self._generation = self._generation, new
             self._open.append(new)
-            idle = False
-            if old is not None:
-                old.retired = True
-                idle = old.users == 0
-                if idle:
-                    self._open.remove(old)
-        if old is not None and idle:
+            done = old is not None and self._retire(old)
+        if done:
             old.close()
         self._manifest_mtime = mtime
         self.problem = None
@@ -154,9 +149,7 @@ class LiveIndex:
         finally:
             with self._lease_lock:
                 gen.users -= 1
-                done = gen.retired and gen.users == 0
-                if done:
-                    self._open.remove(gen)
+                done = self._drop_if_idle(gen)
             if done:
                 gen.close()
 
@@ -164,17 +157,25 @@ class LiveIndex:
         """Retire the live generation: closed now if idle, else by its last lease."""
         with self._lease_lock:
             gen, self._generation = self._generation, None
-            idle = gen is not None and gen.users == 0
-            if gen is not None:
-                gen.retired = True
-                if idle:
-                    self._open.remove(gen)
-        if idle:
+            done = gen is not None and self._retire(gen)
+        if done:
             gen.close()
         self._manifest_mtime = None
 
+    def _retire(self, gen: Generation) -> bool:
+        """Mark `gen` retired (lease lock held); True when the caller must close it now."""
+        gen.retired = True
+        return self._drop_if_idle(gen)
+
+    def _drop_if_idle(self, gen: Generation) -> bool:
+        """Forget a retired generation no lease holds (lease lock held); True when dropped."""
+        if gen.retired and gen.users == 0:
+            self._open.remove(gen)
+            return True
+        return False
+
     def open_generations(self) -> list[int]:
-        """Generation numbers still loaded: the live one, plus retired ones a request still reads."""
+        """Generation numbers loaded: the live one, plus retired ones a request still reads."""
         with self._lease_lock:
             return [g.number for g in self._open]
 
