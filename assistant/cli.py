@@ -431,13 +431,16 @@ def mcp(index: IndexOpt = None) -> None:
 def evaluate(
     dataset: Annotated[str, typer.Argument(
         help="seeds (questions and claims), scifact (retrieval), scifact-verify (claim "
-             "verification) or all.")] = "all",
+             "verification), realtimeqa (answers on a news archive) or all (all but "
+             "realtimeqa).")] = "all",
     data: Annotated[Path, typer.Option(help="Folder of the evaluation files.")] = Path("../shared/eval"),
     seeds: Annotated[Path, typer.Option(help="The seed articles.")] = Path("../shared/seeds"),
     index: Annotated[Path | None, typer.Option(
         "--index", help="Where to build evaluation indexes [default: index-eval/]")] = None,
     modes: Annotated[str, typer.Option(help="SciFact retrieval modes.")] = "hybrid,dense,bm25",
-    limit: Annotated[int | None, typer.Option(help="SciFact: use only the first N queries.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="SciFact and RealTimeQA: use only the first N queries (RealTimeQA: over the "
+             "articles of their weeks).")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="Exit 1 when the seeds results fall below CI's bar.")] = False,
     as_json: JsonOpt = False,
@@ -445,6 +448,7 @@ def evaluate(
     """Measure answers and claim checks (seeds), retrieval and claim verification (SciFact)."""
     from assistant.eval import (
         claims_gate_failures,
+        run_realtimeqa,
         run_scifact,
         run_scifact_verify,
         run_seeds_claims,
@@ -452,9 +456,9 @@ def evaluate(
         seeds_gate_failures,
     )
 
-    if dataset not in ("seeds", "scifact", "scifact-verify", "all"):
+    if dataset not in ("seeds", "scifact", "scifact-verify", "realtimeqa", "all"):
         raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact, "
-                         "scifact-verify or all")
+                         "scifact-verify, realtimeqa or all")
     from assistant.service import Service
 
     root = index or Path("index-eval")
@@ -473,6 +477,11 @@ def evaluate(
     if dataset in ("scifact-verify", "all"):
         results["scifact_verify"] = run_scifact_verify(data / "scifact", seeds_service,
                                                        limit=limit)
+    if dataset == "realtimeqa":
+        news = Service(_settings(root / ("realtimeqa" if not limit else f"realtimeqa-{limit}")),
+                       seeds_service.model())
+        results["realtimeqa"] = run_realtimeqa(data / "realtimeqa-2023q1", news, limit=limit,
+                                               progress=sys.stderr.isatty())
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if "seeds_claims" in results:
         failures += claims_gate_failures(results["seeds_claims"])
@@ -506,6 +515,14 @@ def _print_eval(results: dict[str, Any]) -> None:
         typer.echo(f"SciFact verification ({r['claims']} held-out claims, {r['pairs']} "
                    f"claim-abstract pairs, verifier {r['verifier']})")
         for key in ("label_macro_f1", "f1_by_label", "label_accuracy", "rationale_recall"):
+            typer.echo(f"  {key:<32} {r[key]}")
+    if "realtimeqa" in results:
+        r = results["realtimeqa"]
+        typer.echo(f"RealTimeQA answers ({r['questions']} questions with the answer in the "
+                   f"archive, {r['documents']} articles, {r['chunks']} chunks)")
+        for key in ("chunk@3", "quote@1", "quote@3", "abstained", "answered_precision",
+                    "abstained_chunk_had_it", "answered_missed_chunk_had_it", "verbatim_rate",
+                    "ask_p50_ms", "ask_p90_ms"):
             typer.echo(f"  {key:<32} {r[key]}")
     if "scifact" in results:
         r = results["scifact"]

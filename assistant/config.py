@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     k: int = Field(10, ge=1, le=1000, description="Default number of search results.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
+    rerank: bool = Field(True, description="Re-order the top 50 fused hybrid hits with the "
+                         "trained chunk reranker (off: plain reciprocal rank fusion).")
 
     # --- limits: every size a request or an input may have, in one place -----------------------
     max_file_mb: float = Field(20.0, gt=0, description="Larger input files (and JSONL records) "

@@ -308,3 +308,90 @@ def claims_gate_failures(result: dict[str, Any]) -> list[str]:
     if (result["verbatim_rate"] or 0) < 1.0:
         fails.append(f"claim evidence verbatim rate {result['verbatim_rate']} < 1.0")
     return fails
+
+
+def fold_answer(text: str) -> str:
+    """Case-, space- and quote-folded text, as answer-in-quote compares answers."""
+    return " ".join(fold_quotes(text).casefold().split())
+
+
+def load_realtimeqa(folder: Path, *, limit: int | None = None
+                    ) -> tuple[list[dict[str, Any]], Path]:
+    """The questions whose answer is in the archive (the first `limit`), and the articles file."""
+    qfile, afile = folder / "questions.jsonl", folder / "articles.jsonl"
+    for f in (qfile, afile):
+        if not f.exists():
+            raise ConfigError(f"evaluation file {f} is missing (use --data to point at the folder)")
+    questions = [q for q in map(json.loads, qfile.read_text(encoding="utf-8").splitlines())
+                 if q.get("answer_in_corpus")]
+    return (questions[:limit] if limit else questions), afile
+
+
+def slice_articles(afile: Path, questions: list[dict[str, Any]], out: Path) -> Path:
+    """The articles published from two weeks before the first question to a week after the
+    last (a small archive of the stories those quizzes were about), written to `out`."""
+    import datetime as dt
+
+    first = dt.date.fromisoformat(min(q["date"] for q in questions)[:10])
+    last = dt.date.fromisoformat(max(q["date"] for q in questions)[:10])
+    since = (first - dt.timedelta(days=14)).isoformat()
+    until = (last + dt.timedelta(days=7)).isoformat()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with afile.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        for line in src:
+            if line.strip() and since <= json.loads(line).get("published", "")[:10] <= until:
+                dst.write(line)
+    return out
+
+
+def run_realtimeqa(folder: Path, service: Service, *, limit: int | None = None,
+                   progress: bool = False) -> dict[str, Any]:
+    """Ask every question whose answer is in the archive; answer-in-quote@1/@3 and the rest.
+
+    A quote is right when it contains the answer string (case-, space- and quote-folded). With
+    `limit`, only the first `limit` questions are asked, over the articles published from two
+    weeks before the first of them to a week after the last.
+    """
+    questions, afile = load_realtimeqa(folder, limit=limit)
+    if limit:
+        afile = slice_articles(afile, questions, Path(service.settings.index) / "slice.jsonl")
+    report = service.ingest([afile], progress=progress)
+    if report.errors:
+        raise ConfigError(f"{len(report.errors)} articles failed: {report.errors[0]}")
+    _, counts = service.status()
+    rows = []
+    times = []
+    quotes_total = quotes_verbatim = 0
+    for q in questions:
+        want = fold_answer(q["answer"])
+        hits = service.search(q["question"], k=3)
+        t = time.perf_counter()
+        ans = service.ask(q["question"])
+        times.append((time.perf_counter() - t) * 1000)
+        for x in [*ans.quotes, *ans.related]:
+            quotes_total += 1
+            doc = service.get_document(x.citation.doc_id)
+            c = x.citation
+            quotes_verbatim += bool(doc and doc.text[c.char_start:c.char_end] == x.text == c.quote)
+        right = [want in fold_answer(x.text) for x in ans.quotes]
+        rows.append({"id": q["id"], "abstained": ans.abstained, "confidence": ans.confidence,
+                     "q1": bool(right[:1] and right[0]), "q3": any(right[:3]),
+                     "chunk3": any(want in fold_answer(h.text) for h in hits)})
+    n = len(rows)
+    answered = [r for r in rows if not r["abstained"]]
+    times.sort()
+    return {
+        "questions": n, "documents": counts.get("documents", 0), "chunks": counts.get("chunks", 0),
+        "chunk@3": _share(sum(r["chunk3"] for r in rows), n),
+        "quote@1": _share(sum(r["q1"] for r in rows), n),
+        "quote@3": _share(sum(r["q3"] for r in rows), n),
+        "abstained": _share(n - len(answered), n),
+        "answered_precision": _share(sum(r["q3"] for r in answered), len(answered)),
+        "abstained_chunk_had_it": sum(r["abstained"] and r["chunk3"] for r in rows),
+        "answered_missed_chunk_had_it": sum(not r["abstained"] and not r["q3"] and r["chunk3"]
+                                            for r in rows),
+        "verbatim_rate": _share(quotes_verbatim, quotes_total),
+        "ask_p50_ms": round(times[n // 2], 1) if n else None,
+        "ask_p90_ms": round(times[min(n - 1, int(n * 0.9))], 1) if n else None,
+        "rows": rows,
+    }

@@ -213,6 +213,9 @@ class ChatReply(Result):
     conversation_id: str
     question: str
     answer: Answer
+    ask_back: str | None = Field(None, description=(
+        "A question back to the user when the message leans on something (\"they\", \"that "
+        "country\") the conversation does not name; `answer` then abstains."))
 
 
 StanceLabel = Literal["supports", "refutes", "neutral"]

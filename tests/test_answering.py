@@ -41,8 +41,11 @@ def test_multi_source_answer_cites_both_articles(answerer):
     assert {c.doc_id for c in ans.citations} == set(SEEDS)
     assert len({c.doc_id for c in ans.citations}) == len(ans.citations)  # once per document
     assert any("drones" in q.text for q in ans.quotes)
-    # "2 sources agree." is said exactly when the two quotes are close in meaning.
-    vecs = answerer.retriever.embedder.embed([q.text for q in ans.quotes])
+    # "2 sources agree." is said exactly when the two quoted sentences are close in meaning
+    # (their vectors stored at ingest; the last sentence of a quote is the one chosen).
+    store = answerer.retriever.reader.store
+    ranges = [(c.doc_id, c.char_start, c.char_end) for c in ans.citations]
+    vecs = [store.sentences(ranges)[r][1][-1] for r in ranges]
     close = float(vecs[0] @ vecs[1]) >= AGREE_COSINE
     assert ans.answer.startswith("2 sources agree.") == close
     assert_verbatim(ans, answerer.retriever.reader.store)
@@ -189,3 +192,88 @@ def test_stemming_is_safe_from_many_request_threads() -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: stems(words), range(64)))
     assert all(r == expected for r in results)
+
+
+class CountingEmbedder:
+    """The real embedder, recording every text it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id, self.dim, self.vocabulary = inner.model_id, inner.dim, inner.vocabulary
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return self.inner.embed(texts)
+
+
+def test_ask_embeds_only_the_question_sentence_vectors_come_from_ingest(seeds_index, embedder):
+    from assistant.text import sentence_spans
+
+    reader = IndexReader(seeds_index.index)
+    for row in reader.store.document_chunks(SEEDS[0])[:3]:  # every chunk's sentences are stored
+        spans, vecs = reader.store.sentences([(SEEDS[0], row["char_start"], row["char_end"])])[
+            (SEEDS[0], row["char_start"], row["char_end"])]
+        doc = reader.store.get_document(SEEDS[0])
+        assert spans == sentence_spans(doc.text, row["char_start"], row["char_end"])
+        assert vecs.shape == (len(spans), embedder.dim)
+        fresh = embedder.embed([doc.text[s:e] if not row["section"] else
+                                f"{row['section']}: {doc.text[s:e]}" for s, e in spans])
+        assert float((fresh * vecs).sum(axis=1).min()) > 0.99
+    counting = CountingEmbedder(embedder)
+    answerer = Answerer(Retriever(reader, counting, seeds_index))
+    ans = answerer.ask("Who supplies drones to Russia?")
+    assert counting.texts == ["Who supplies drones to Russia?"]
+    assert not ans.abstained and "Iran" in ans.quotes[0].text
+    assert_verbatim(ans, reader.store)
+
+
+def test_a_generation_without_sentence_vectors_still_answers(make_settings, embedder):
+    import sqlite3
+
+    settings = make_settings()
+    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
+    with_vectors = Answerer(Retriever(IndexReader(settings.index), embedder, settings)).ask(
+        "What does India buy from Russia?")
+    # An index written before sentence vectors were stored: the table is empty.
+    live = IndexReader(settings.index)
+    path = live.store.path
+    live.close()
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM sentences")
+    con.commit()
+    con.close()
+    counting = CountingEmbedder(embedder)
+    reader = IndexReader(settings.index)
+    old = Answerer(Retriever(reader, counting, settings)).ask("What does India buy from Russia?")
+    assert len(counting.texts) > 10  # its sentences were embedded on the fly
+    assert not old.abstained and old.quotes[0].text == with_vectors.quotes[0].text
+    assert_verbatim(old, reader.store)
+
+
+def test_copies_of_one_story_count_once_and_fragments_are_never_quoted(make_settings, embedder,
+                                                                      tmp_path):
+    wire = ("The mayor of Dunmore, Alice Brennan, opened the new river bridge on Monday after "
+            "three years of work.")
+    rows = [
+        {"id": "wire-1", "title": "Bridge opens", "published": "2024-04-02",
+         "text": f"Alice Brennan.\n\n{wire} Traffic was light."},
+        {"id": "wire-2", "title": "Dunmore bridge opens", "published": "2024-04-02",
+         "text": f"{wire} Residents cheered."},
+        {"id": "other", "title": "Council notes", "published": "2024-04-03",
+         "text": "The council thanked Alice Brennan, the mayor, for opening the bridge in Dunmore "
+                 "this week."},
+    ]
+    src = tmp_path / "bridge.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows))
+    settings = make_settings()
+    ingest([src], settings=settings, embedder=embedder, progress=False)
+    reader = IndexReader(settings.index)
+    ans = Answerer(Retriever(reader, embedder, settings)).ask("Who opened the bridge in Dunmore?")
+    assert not ans.abstained
+    texts = [q.text for q in ans.quotes]
+    assert all(len(t.split()) >= 4 for t in texts)  # "Alice Brennan." alone is no answer
+    assert sum(wire in t for t in texts) <= 1  # the wire copy is not a second source
+    if ans.answer.split(" sources agree.")[0].isdigit():
+        assert int(ans.answer.split(" ")[0]) <= len({t for t in texts if wire not in t}) + 1
+    assert_verbatim(ans, reader.store)

@@ -81,6 +81,31 @@ def test_chat_follow_up_in_context(open_server):
     assert_quotes_verbatim(c, second["answer"])
 
 
+def test_follow_ups_keep_the_answer_subject_or_ask_back(open_server):
+    c = open_server.client
+    first = c.post("/v1/chat", json={"message": "Who supplies drones to Russia?"}).json()
+    cid = first["conversation_id"]
+    assert "Iran" in first["answer"]["quotes"][0]["text"]
+    second = c.post("/v1/chat", json={"message": "Is that country also building a nuclear plant?",
+                                      "conversation_id": cid}).json()
+    assert second["question"] == "Is Iran also building a nuclear plant?"
+    assert second["ask_back"] is None and not second["answer"]["abstained"]
+    assert any("Bushehr" in q["text"] for q in second["answer"]["quotes"])
+    assert_quotes_verbatim(c, second["answer"])
+    # Nothing earlier names a country: the assistant asks instead of guessing.
+    vague = c.post("/v1/chat", json={"message": "what is happening"}).json()
+    back = c.post("/v1/chat", json={"message": "Is that country involved?",
+                                    "conversation_id": vague["conversation_id"]}).json()
+    assert back["ask_back"] and "country" in back["ask_back"]
+    assert back["answer"]["abstained"] and back["answer"]["quotes"] == []
+    # The OpenAI-compatible endpoint reads the assistant's earlier replies the same way.
+    reply = c.post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "Who supplies drones to Russia?"},
+        {"role": "assistant", "content": first["answer"]["answer"]},
+        {"role": "user", "content": "Is that country also building a nuclear plant?"}]}).json()
+    assert reply["question"] == "Is Iran also building a nuclear plant?"
+
+
 def test_chat_streams_structured_events_incrementally(open_server):
     events = []
     with open_server.client.stream("POST", "/v1/chat", json={

@@ -48,3 +48,42 @@ def test_eval_command_on_a_tiny_beir_set(tmp_path):
         assert mode["ndcg@10"] == 1.0 and mode["recall@100"] == 1.0
     missing = run_cli("eval", "scifact", "--data", str(tmp_path / "nowhere"), "--index", str(tmp_path / "i2"))
     assert missing.returncode == 2 and "queries-train.jsonl" in missing.stderr
+
+
+@pytest.mark.slow
+def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
+    data = tmp_path / "realtimeqa-2023q1"
+    data.mkdir()
+    articles = [
+        {"id": "a1", "title": "Storm floods the coast", "published": "2023-01-04",
+         "url": "https://news.example/a1", "text": "A winter storm flooded the coast of Brevania "
+         "this week. Officials said 41 people were rescued from the water by the coast guard. "
+         "The storm is expected to weaken by Friday."},
+        {"id": "a2", "title": "Glass maker closes", "published": "2023-01-05",
+         "url": "https://news.example/a2", "text": "The glass maker Luminor will close its last "
+         "factory in March. The company said demand had fallen for three years in a row."},
+        {"id": "old", "title": "An old story", "published": "2019-06-01",
+         "url": "https://news.example/old", "text": "Nothing in this old story answers anything."},
+    ]
+    (data / "articles.jsonl").write_text("\n".join(json.dumps(a) for a in articles))
+    questions = [
+        {"id": "20230106_0", "question": "How many people did the coast guard rescue after the "
+         "storm in Brevania?", "answer": "41", "date": "2023-01-05", "answer_in_corpus": True},
+        {"id": "20230106_1", "question": "Which glass maker will close its last factory?",
+         "answer": "Luminor", "date": "2023-01-05", "answer_in_corpus": True},
+        {"id": "20230106_2", "question": "Who won the chess final?", "answer": "Nobody",
+         "date": "2023-01-05", "answer_in_corpus": False},
+    ]
+    (data / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+    out = run_cli("eval", "realtimeqa", "--data", str(tmp_path), "--index", str(tmp_path / "i"),
+                  "--limit", "2", "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)["realtimeqa"]
+    # The slice: the 2 answerable questions, over the articles of their weeks (not the old one).
+    assert r["questions"] == 2 and r["documents"] == 2
+    assert r["chunk@3"] == 1.0 and r["verbatim_rate"] == 1.0
+    assert r["quote@3"] == pytest.approx(sum(row["q3"] for row in r["rows"]) / 2)
+    assert r["quote@1"] <= r["quote@3"] and r["ask_p50_ms"] > 0
+    human = run_cli("eval", "realtimeqa", "--data", str(tmp_path), "--index", str(tmp_path / "i"),
+                    "--limit", "2")
+    assert human.returncode == 0 and "quote@3" in human.stdout and "RealTimeQA" in human.stdout

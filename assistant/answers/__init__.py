@@ -2,7 +2,7 @@
 
 from assistant.answers.answering import ABSTAIN_TEXT, Answerer, check_question
 from assistant.answers.calibration import Calibration
-from assistant.answers.chat import Conversations, standalone_question
+from assistant.answers.chat import Conversations, FollowUp, Turn, resolve, standalone_question
 
-__all__ = ["ABSTAIN_TEXT", "Answerer", "Calibration", "Conversations", "check_question",
-           "standalone_question"]
+__all__ = ["ABSTAIN_TEXT", "Answerer", "Calibration", "Conversations", "FollowUp", "Turn",
+           "check_question", "resolve", "standalone_question"]

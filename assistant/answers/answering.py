@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
-from assistant.answers.calibration import Calibration
+import numpy as np
+
+from assistant.answers.calibration import ANSWER_PATH, Calibration
 from assistant.config import Settings
 from assistant.models import Answer, Filters, Quote
 from assistant.search import (
+    NAMES,
     EvidenceFinder,
     Retriever,
     Sentence,
+    SentenceRanker,
     correct,
     expand_dependent,
     verified_quote,
@@ -19,18 +24,45 @@ from assistant.text import bounded_input
 
 MAX_QUOTES = 3
 AGREE_COSINE = 0.6  # quotes this close in meaning "say the same thing"
-SUPPORT_RATIO = 0.75  # another document's best sentence joins if it scores this close to the best
-RUNNER_UP_RATIO = 0.95  # another sentence of an already cited document, only this close
+QUOTE_RATIO = 0.25  # another sentence joins when the ranker rates it this close to the best
+QUOTE_FLOOR = 0.05  # ... and at least this likely to state the answer
+MIN_QUOTE_WORDS = 4  # a shorter sentence ("Jamal Khashoggi.") is a fragment, never a quote
+SAME_STORY = 0.8  # word-set overlap above which two quotes are one story told twice
 ABSTAIN_TEXT = "The sources do not answer this question."
+CANDIDATE_CHUNKS = 20  # retrieved chunks whose sentences compete to be the answer
+
+
+def confidence_features(sents: list[Sentence]) -> dict[str, float]:
+    """What the answer confidence reads: how sure the ranker is of the best sentences."""
+    probs = [s.answer for s in sents]
+    best = sents[0]
+    others = [s.answer for s in sents[1:] if s.doc.doc_id != best.doc.doc_id]
+    row = best.row if best.row is not None else np.zeros(len(NAMES), np.float32)
+    return {
+        "p1": probs[0],
+        "p2": probs[1] if len(probs) > 1 else 0.0,
+        "p_other": max(others, default=0.0),
+        "mass": float(sum(sorted(probs, reverse=True)[:5])),
+        "cos": best.cos,
+        "coverage": best.coverage,
+        "kind_match": float(row[NAMES.index("kind_match")]),
+        "is_question": float(row[NAMES.index("is_question")]),
+        # How sure retrieval was of the story: the best chunk's (reranked) score.
+        "retrieval": max((s.hit.score for s in sents if s.hit is not None), default=0.0),
+        "support": float(row[NAMES.index("support_docs")]),
+    }
 
 
 class Answerer:
     """Turns a question into an Answer over one retriever's index."""
 
-    def __init__(self, retriever: Retriever, *, calibration: Calibration | None = None) -> None:
+    def __init__(self, retriever: Retriever, *, calibration: Calibration | None = None,
+                 ranker: SentenceRanker | None = None) -> None:
         self.retriever = retriever
-        self.finder = EvidenceFinder(retriever)
-        self.calibration = calibration or Calibration.load()
+        self.ranker = ranker or default_ranker()
+        self.finder = EvidenceFinder(retriever, chunks=CANDIDATE_CHUNKS, ranker=self.ranker,
+                                     min_words=MIN_QUOTE_WORDS)
+        self.calibration = calibration or Calibration.load(ANSWER_PATH)
 
     def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
         """Answer from the sources, or abstain when they do not answer."""
@@ -39,7 +71,7 @@ class Answerer:
         query = correct(question, self.retriever.reader.store, self.retriever.embedder.vocabulary)
         sents = self.finder.find(query, filters=filters)
         found = time.perf_counter()
-        confidence = self.calibration.confidence(sents[0].features()) if sents else 0.0
+        confidence = self.calibration.confidence(confidence_features(sents)) if sents else 0.0
         if not sents or confidence < self.calibration.threshold:
             related = [self._quote(s, 0) for s in _one_per_doc(sents)[:MAX_QUOTES]]
             return Answer(question=question, answer=ABSTAIN_TEXT, quotes=[], citations=[],
@@ -47,20 +79,8 @@ class Answerer:
                           related=[q for q in related if q is not None],
                           timings_ms=_timings(started, found))
 
-        best = sents[0]
-        chosen = [best]
-        for s in sents[1:]:
-            if len(chosen) >= MAX_QUOTES:
-                break
-            same_doc = any(c.doc.doc_id == s.doc.doc_id for c in chosen)
-            if any(" ".join(c.text.split()) == " ".join(s.text.split()) for c in chosen):
-                continue  # the same sentence in a republished copy is not a second source
-            # Other documents join when they score close to the best (corroboration); a second
-            # sentence of a cited document only when it is nearly as good (a close call).
-            ratio = RUNNER_UP_RATIO if same_doc else SUPPORT_RATIO
-            if s.score >= ratio * best.score and not _overlaps(s, chosen) and \
-                    self.calibration.confidence(s.features()) >= self.calibration.threshold:
-                chosen.append(s)
+        chosen = choose_quotes(sents)
+        agree = agreeing(chosen)
         chosen = [expand_dependent(s) for s in chosen]
         # News goes stale: among the sources that answer, the newest speaks first.
         dated = [s for s in chosen if s.doc.published]
@@ -73,27 +93,71 @@ class Answerer:
                           confidence=0.0, abstained=True, timings_ms=_timings(started, found))
         for n, q in enumerate(quotes, start=1):
             q.citation.n = n
-        return Answer(question=question, answer=self._compose(quotes), quotes=quotes,
+        return Answer(question=question, answer=self._compose(quotes, agree), quotes=quotes,
                       citations=[q.citation for q in quotes], confidence=round(confidence, 3),
                       abstained=False, timings_ms=_timings(started, found))
 
     def _quote(self, s: Sentence, n: int) -> Quote | None:
         return verified_quote(self.retriever.reader.store, s, n)
 
-    def _compose(self, quotes: list[Quote]) -> str:
+    def _compose(self, quotes: list[Quote], agree: bool) -> str:
         """Quotes with their markers, joined by fixed connective phrases only."""
         body = " ".join(f"{q.text} [{q.citation.n}]" for q in quotes)
         lead = ""
-        if len(quotes) > 1 and self._agree(quotes):
-            lead = f"{len(quotes)} sources agree. "
+        stories = distinct_stories(quotes)
+        if stories > 1 and agree:
+            lead = f"{stories} sources agree. "
         newest = quotes[0].citation.published
         if newest:
             lead += f"As of {newest[:10]}: "
         return lead + body
 
-    def _agree(self, quotes: list[Quote]) -> bool:
-        vecs = self.retriever.embedder.embed([q.text for q in quotes])
-        return bool(all(float(vecs[0] @ v) >= AGREE_COSINE for v in vecs[1:]))
+
+def agreeing(sents: list[Sentence]) -> bool:
+    """True when every sentence is close in meaning to the first (their stored vectors)."""
+    vecs = [s.vector for s in sents if s.vector is not None]
+    return len(vecs) == len(sents) and all(float(vecs[0] @ v) >= AGREE_COSINE for v in vecs[1:])
+
+
+@lru_cache(maxsize=1)
+def default_ranker() -> SentenceRanker:
+    """The shipped sentence ranker, loaded once per process."""
+    return SentenceRanker.load()
+
+
+def _words(text: str) -> set[str]:
+    return set(text.casefold().split())
+
+
+def same_story(a: str, b: str) -> bool:
+    """True when two quotes are one sentence (republished, or lightly edited)."""
+    wa, wb = _words(a), _words(b)
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= SAME_STORY
+
+
+def distinct_stories(quotes: list[Quote]) -> int:
+    """How many of the quotes say something in words of their own (copies count once)."""
+    kept: list[str] = []
+    for q in quotes:
+        if not any(same_story(q.text, k) for k in kept):
+            kept.append(q.text)
+    return len(kept)
+
+
+def choose_quotes(sents: list[Sentence], *, ratio: float = QUOTE_RATIO,
+                  floor: float = QUOTE_FLOOR) -> list[Sentence]:
+    """The best sentence, then up to MAX_QUOTES - 1 more the ranker rates nearly as likely to
+    state the answer: none a copy of another, none overlapping another of its document."""
+    best = sents[0]
+    chosen = [best]
+    bar = max(floor, ratio * best.answer)
+    for s in sents[1:]:
+        if len(chosen) >= MAX_QUOTES or s.answer < bar:
+            break
+        if _overlaps(s, chosen) or any(same_story(c.text, s.text) for c in chosen):
+            continue  # the same sentence in a republished copy is not a second source
+        chosen.append(s)
+    return chosen
 
 
 def check_question(question: object, settings: Settings) -> str:

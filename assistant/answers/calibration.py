@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "answer_calibration.json"
+DATA = Path(__file__).resolve().parent.parent / "data"
+# Sentence relevance for the claim checker: P(a sentence bears on the claim) from its topical
+# features (score, cosine, coverage); fitted by scripts/calibrate.py.
+DEFAULT_PATH = DATA / "relevance_calibration.json"
 FEATURES = ("score", "cos", "coverage")
+# Answer confidence: P(the quotes hold the answer) from the ranked sentences; fitted by
+# scripts/train_ranker.py.
+ANSWER_PATH = DATA / "answer_confidence.json"
 
 
 @dataclass(frozen=True)
@@ -28,8 +35,9 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
+    @lru_cache(maxsize=4)
     def load(cls, path: Path = DEFAULT_PATH) -> Calibration:
-        """Read a calibration file written by scripts/calibrate.py."""
+        """Read a calibration file (written by scripts/calibrate.py or scripts/train_ranker.py)."""
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(weights=tuple(data["weights"]), bias=float(data["bias"]),
                    threshold=float(data["threshold"]), features=tuple(data["features"]))

@@ -53,6 +53,18 @@ CREATE TABLE IF NOT EXISTS fact_checks (
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chunk_words (
+    word TEXT PRIMARY KEY,
+    df INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sentences (
+    doc_id TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    scale REAL NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (doc_id, char_start)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, section, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -120,6 +132,7 @@ class Store:
         # matters: a reader keeps its generation's file open even after a writer has replaced
         # and deleted it, so requests in flight finish on the generation they started with.
         self._lock = threading.RLock()
+        self._has_chunk_words: bool | None = None
         self._conn: sqlite3.Connection | None = self._open()
         if not readonly:
             self._conn.executescript(SCHEMA)
@@ -204,7 +217,20 @@ class Store:
             ids.append(chunk_id)
         c.executemany("INSERT INTO words (word, df) VALUES (?, 1) "
                       "ON CONFLICT(word) DO UPDATE SET df = df + 1", _words(doc))
+        c.executemany("INSERT INTO chunk_words (word, df) VALUES (?, ?) "
+                      "ON CONFLICT(word) DO UPDATE SET df = df + excluded.df",
+                      _chunk_words(doc.text, chunks))
         return ids
+
+    def add_sentences(self, doc_id: str, spans: list[tuple[int, int]], vectors: np.ndarray) -> None:
+        """Store a document's sentence spans with their vectors (int8, one scale a row)."""
+        scales, codes = quantize(vectors)
+        with self._lock:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO sentences (doc_id, char_start, char_end, scale, vector) "
+                "VALUES (?,?,?,?,?)",
+                [(doc_id, s, e, float(sc), code.tobytes())
+                 for (s, e), sc, code in zip(spans, scales, codes, strict=True)])
 
     def delete_document(self, doc_id: str) -> list[int]:
         """Remove a document with its chunks and FTS rows; returns the removed chunk ids."""
@@ -217,9 +243,18 @@ class Store:
         if old is not None:
             c.executemany("UPDATE words SET df = df - 1 WHERE word = ?", _words(old))
             c.execute("DELETE FROM words WHERE df <= 0")
-        ids = [r[0] for r in c.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        spans = c.execute("SELECT chunk_id, char_start, char_end FROM chunks WHERE doc_id = ?",
+                          (doc_id,)).fetchall()
+        ids = [r[0] for r in spans]
+        if old is not None:
+            pieces = [Chunk(doc_id=doc_id, ordinal=0, text=old.text[r[1]:r[2]], char_start=r[1],
+                            char_end=r[2]) for r in spans]
+            c.executemany("UPDATE chunk_words SET df = df - ? WHERE word = ?",
+                          [(n, w) for w, n in _chunk_words(old.text, pieces)])
+            c.execute("DELETE FROM chunk_words WHERE df <= 0")
         c.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         c.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        c.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
         c.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return ids
 
@@ -248,6 +283,25 @@ class Store:
         vecs = (np.vstack([np.frombuffer(r[1], np.float32) for r in rows]) if rows
                 else np.zeros((0, 0), np.float32))
         return checks, vecs
+
+    def sentences(self, ranges: list[tuple[str, int, int]]
+                  ) -> dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]]:
+        """For each (doc_id, start, end) range, the stored sentences inside it and their vectors
+        (float32, unit length); a range with none (a generation written before sentence vectors
+        were stored) maps to an empty list."""
+        out: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
+        with self._lock:
+            for key in dict.fromkeys(ranges):
+                try:
+                    rows = self.conn.execute(
+                        "SELECT char_start, char_end, scale, vector FROM sentences WHERE doc_id = ? "
+                        "AND char_start >= ? AND char_end <= ? ORDER BY char_start", key).fetchall()
+                except sqlite3.OperationalError:  # a store older than the sentences table
+                    rows = []
+                spans = [(r[0], r[1]) for r in rows]
+                vecs = dequantize([r[2] for r in rows], [r[3] for r in rows])
+                out[key] = (spans, vecs)
+        return out
 
     def content_hash(self, doc_id: str) -> str | None:
         """The stored content hash of a document, or None if absent."""
@@ -317,6 +371,26 @@ class Store:
         except sqlite3.OperationalError:
             return 0
 
+    def chunk_df(self, word: str) -> int | None:
+        """In how many chunks a (lower-case, unstemmed) word occurs; None in a store written
+        before these counts were kept."""
+        try:
+            rows = self._q("SELECT df FROM chunk_words WHERE word = ?", (word,))
+        except sqlite3.OperationalError:
+            return None
+        if rows:
+            return int(rows[0][0])
+        return 0 if self.has_chunk_words() else None
+
+    def has_chunk_words(self) -> bool:
+        """True when this store keeps per-chunk word counts (any store written by this version)."""
+        if self._has_chunk_words is None:
+            try:
+                self._has_chunk_words = bool(self._q("SELECT 1 FROM chunk_words LIMIT 1"))
+            except sqlite3.OperationalError:
+                self._has_chunk_words = False
+        return self._has_chunk_words
+
     def word_df(self, word: str) -> int:
         """In how many documents a (lower-case, unstemmed) word occurs."""
         rows = self._q("SELECT df FROM words WHERE word = ?", (word,))
@@ -361,9 +435,36 @@ class Store:
         return [(int(r[0]), -float(r[1])) for r in rows]
 
 
+def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row scales and int8 codes of float vectors (a quarter of the space; cosines to ~1e-3)."""
+    v = np.asarray(vectors, np.float32)
+    scales = np.abs(v).max(axis=1) / 127.0 if len(v) else np.zeros(0, np.float32)
+    scales = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    return scales, np.round(v / scales[:, None]).astype(np.int8)
+
+
+def dequantize(scales: list[float], blobs: list[bytes]) -> np.ndarray:
+    """Unit-length float32 vectors back from int8 codes and their scales."""
+    if not blobs:
+        return np.zeros((0, 0), np.float32)
+    codes = np.frombuffer(b"".join(blobs), np.int8).reshape(len(blobs), -1).astype(np.float32)
+    v = codes * np.asarray(scales, np.float32)[:, None]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1.0)
+
+
 def _words(doc: Document) -> list[tuple[str]]:
     """The distinct lower-case words of a document (text and title), for the vocabulary."""
     return [(w,) for w in set(_TOKEN.findall(f"{doc.title or ''} {doc.text}".lower()))]
+
+
+def _chunk_words(text: str, chunks: list[Chunk]) -> list[tuple[str, int]]:
+    """Each lower-case word of a document's chunks with the number of its chunks holding it."""
+    counts: dict[str, int] = {}
+    for ch in chunks:
+        for w in set(_TOKEN.findall(text[ch.char_start:ch.char_end].lower())):
+            counts[w] = counts.get(w, 0) + 1
+    return list(counts.items())
 
 
 def _doc(row: sqlite3.Row) -> Document:

@@ -20,6 +20,7 @@ from assistant.index import IndexWriter, read_manifest
 from assistant.ingest.chunking import Chunker
 from assistant.ingest.sources import iter_documents
 from assistant.models import Chunk, Document, FactCheck, IngestReport
+from assistant.text import sentence_spans
 
 EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
 
@@ -28,6 +29,20 @@ def embedding_text(title: str | None, section: str | None, text: str) -> str:
     """What the model sees for a chunk: its document title and section give it context."""
     head = " — ".join(p for p in (title, section) if p)
     return f"{head}\n{text}" if head else text
+
+
+def sentence_text(section: str | None, text: str) -> str:
+    """What the model sees for a sentence: its section heading gives it context."""
+    return f"{section}: {text}" if section else text
+
+
+def document_sentences(doc: Document, chunks: list[Chunk]) -> list[tuple[int, int, str | None]]:
+    """Every sentence of a document's chunks once, as (start, end, section), in order."""
+    found: dict[int, tuple[int, int, str | None]] = {}
+    for c in chunks:
+        for s, e in sentence_spans(doc.text, c.char_start, c.char_end):
+            found.setdefault(s, (s, e, c.section))
+    return [found[s] for s in sorted(found)]
 
 
 def _hash(text: str) -> str:
@@ -151,12 +166,21 @@ def _write_batch(writer: IndexWriter, embedder: Embedder,
     if missing:
         vecs[missing] = embedder.embed([texts[i] for i in missing])
     report.reused_vectors += len(texts) - len(missing)
-    at = 0
-    for doc, chunks in batch:
+    # Sentence vectors, stored beside the chunks: answering ranks sentences without embedding
+    # them per question.
+    sents = [document_sentences(d, chunks) for d, chunks in batch]
+    svecs = embedder.embed([sentence_text(sec, d.text[s:e])
+                            for (d, _), spans in zip(batch, sents, strict=True)
+                            for s, e, sec in spans])
+    at = sat = 0
+    for (doc, chunks), spans in zip(batch, sents, strict=True):
         writer.vectors.remove(writer.store.delete_document(doc.doc_id))
         ids = writer.store.add_document(doc, chunks, hashes[at : at + len(chunks)])
         writer.vectors.add(ids, vecs[at : at + len(chunks)])
+        writer.store.add_sentences(doc.doc_id, [(s, e) for s, e, _ in spans],
+                                   svecs[sat : sat + len(spans)])
         at += len(chunks)
+        sat += len(spans)
         report.documents += 1
         report.chunks += len(chunks)
         report.written.append(doc.doc_id)

@@ -7,9 +7,22 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from assistant.index import IndexReader, Store
-from assistant.models import Citation, Document, Filters, Quote
+import numpy as np
+
+from assistant.models import Citation, Document, Filters, Quote, ScoredHit
+from assistant.search.features import (
+    KINDS,
+    NAMES,
+    density,
+    kind_match,
+    question_shape,
+    signals,
+    stem_set,
+)
+from assistant.search.ranker import SentenceRanker
 from assistant.search.retrieval import Retriever
 from assistant.text import (
     LONG_WORD_CHARS,
@@ -46,7 +59,11 @@ class Sentence:
     chunk_rank: int
     cos: float = 0.0
     coverage: float = 0.0
-    score: float = 0.0
+    score: float = 0.0  # topical closeness: weighted cosine and term coverage
+    answer: float = 0.0  # the ranker's belief that it states the answer (0 without a ranker)
+    hit: ScoredHit | None = None  # the best retrieved chunk it came from
+    row: np.ndarray | None = None  # the ranker's features
+    vector: np.ndarray | None = None  # its embedding (unit length)
 
     @property
     def text(self) -> str:
@@ -59,66 +76,199 @@ class Sentence:
 
 
 class EvidenceFinder:
-    """Scores every sentence of the top retrieved chunks by meaning and by term coverage."""
+    """Scores every sentence of the top retrieved chunks by meaning and by term coverage, and,
+    with a ranker, by how likely it states the answer."""
 
-    def __init__(self, retriever: Retriever, *, chunks: int = 10, weight_dense: float = 0.5) -> None:
+    def __init__(self, retriever: Retriever, *, chunks: int = 10, weight_dense: float = 0.5,
+                 ranker: SentenceRanker | None = None, min_words: int = 1) -> None:
         self.retriever = retriever
         self.chunks = chunks
+        self.min_words = min_words  # shorter sentences are no candidates
         self.weight_dense = weight_dense
-        self._df_cache: dict[str, int] = {}
+        self.ranker = ranker
 
     @property
     def reader(self) -> IndexReader:
         """The index generation being read."""
         return self.retriever.reader
 
-    def idf(self, word: str) -> float:
-        """BM25-style inverse chunk frequency of a word (stemmed by FTS5 as in the index)."""
-        if word not in self._df_cache:
-            self._df_cache[word] = self.reader.store.term_chunk_count(word)
-        n = max(1, self.reader.manifest.counts.get("chunks", 1))
-        df = self._df_cache[word]
-        return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
-
     def find(self, question: str, *, filters: Filters | None = None) -> list[Sentence]:
-        """Candidate sentences, best first, each with its cos, coverage and combined score."""
-        hits = self.retriever.search(question, k=self.chunks, filters=filters)
+        """Candidate sentences, best first: by `answer` with a ranker, else by `score`."""
+        found = self.candidates(question, filters=filters)
+        sents = found.sentences
+        if self.ranker is None or not sents:
+            sents.sort(key=lambda s: (-s.score, s.chunk_rank, s.start))
+            return sents
+        rows = answer_features(found)
+        for s, p, row in zip(sents, self.ranker.score(rows), rows, strict=True):
+            s.answer = float(p)
+            s.row = row
+        sents.sort(key=lambda s: (-s.answer, s.chunk_rank, s.start))
+        return sents
+
+    def candidates(self, question: str, *, filters: Filters | None = None) -> Candidates:
+        """Every sentence of the top chunks with its cosine, coverage and topical score."""
+        embedder = self.retriever.embedder
+        qvec = embedder.embed([question])[0]
+        hits = self.retriever.search(question, k=self.chunks, filters=filters, query_vector=qvec)
         if not hits:
-            return []
+            return Candidates(question, [], {}, {})
         store = self.reader.store
         docs: dict[str, Document] = {}
         cands: dict[tuple[str, int], Sentence] = {}
+        vectors: dict[tuple[str, int], np.ndarray] = {}
+        stored = store.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
+        doc_hits: dict[str, int] = {}
         for hit in hits:
             doc = docs.get(hit.doc_id) or store.get_document(hit.doc_id)
             if doc is None:  # pragma: no cover - a hit always has its document in one generation
                 continue
             docs[hit.doc_id] = doc
-            for s, e in sentence_spans(doc.text, hit.char_start, hit.char_end):
+            doc_hits[hit.doc_id] = doc_hits.get(hit.doc_id, 0) + 1
+            spans, vecs = stored[(hit.doc_id, hit.char_start, hit.char_end)]
+            if not spans:  # a generation written before sentence vectors were stored
+                spans = sentence_spans(doc.text, hit.char_start, hit.char_end)
+                vecs = None
+            for i, (s, e) in enumerate(spans):
                 key = (doc.doc_id, s)
                 if key not in cands:
                     cands[key] = Sentence(doc=doc, start=s, end=e, section=hit.section,
-                                          chunk_rank=hit.rank)
-        sents = list(cands.values())
+                                          chunk_rank=hit.rank, hit=hit)
+                    if vecs is not None:
+                        vectors[key] = vecs[i]
+        sents = [s for s in cands.values()
+                 if self.min_words <= 1 or len(s.text.split()) >= self.min_words]
+        if not sents:
+            return Candidates(question, [], {}, doc_hits)
+        todo = [s for s in sents if (s.doc.doc_id, s.start) not in vectors]
+        if todo:
+            fresh = embedder.embed([f"{s.section}: {s.text}" if s.section else s.text
+                                    for s in todo])
+            for s, v in zip(todo, fresh, strict=True):
+                vectors[(s.doc.doc_id, s.start)] = v
+        for s in sents:
+            s.vector = vectors[(s.doc.doc_id, s.start)]
+        cos = np.vstack([s.vector for s in sents]) @ qvec
 
-        # A word neither the corpus nor the model's vocabulary knows is a typo spelling
-        # correction could not mend ("aly"): it carries no evidence either way, so it is ignored.
-        dictionary = self.retriever.embedder.vocabulary
-        q_terms = [w for w in dict.fromkeys(content_terms(question))
-                   if w in dictionary or not w.isalpha() or store.word_df(w) > 0]
-        q_stems = stems(q_terms)
-        weights = {st: self.idf(w) for w, st in zip(q_terms, q_stems, strict=True)}
+        weights = self.retriever.query_weights(question)
         total = sum(weights.values())
-
-        texts = [f"{s.section}: {s.text}" if s.section else s.text for s in sents]
-        vecs = self.retriever.embedder.embed([question, *texts])
-        cos = vecs[1:] @ vecs[0]
         for s, c in zip(sents, cos, strict=True):
             words = set(stems(content_terms(s.text + " " + (s.section or ""))))
             s.cos = float(c)
             s.coverage = sum(w for st, w in weights.items() if st in words) / total if total else 0.0
             s.score = self.weight_dense * s.cos + (1 - self.weight_dense) * s.coverage
-        sents.sort(key=lambda s: (-s.score, s.chunk_rank, s.start))
-        return sents
+        return Candidates(question, sents, weights, doc_hits)
+
+
+@dataclass(slots=True)
+class Candidates:
+    """A question's candidate sentences and what scoring them needs."""
+
+    question: str
+    sentences: list[Sentence]
+    weights: dict[str, float]  # IDF of each of the question's content stems
+    doc_hits: dict[str, int]  # retrieved chunks per document
+
+
+def answer_features(found: Candidates) -> np.ndarray:
+    """One row of `features.NAMES` per candidate sentence."""
+    question, sents, weights, doc_hits = (found.question, found.sentences, found.weights,
+                                          found.doc_hits)
+    shape = question_shape(question)
+    total = sum(weights.values()) or 1.0
+    top_weight = max(weights.values(), default=1.0)
+    best_cos = max(s.cos for s in sents)
+    best_cov = max(s.coverage for s in sents)
+    order = {id(s): i for i, s in enumerate(sorted(sents, key=lambda s: -s.cos))}
+    kinds = [float(shape.kind == k) for k in KINDS]
+
+    # Per sentence: its stems, the question stems it has, and what answers it holds.
+    stems_of = [stem_set(s.text) for s in sents]
+    present = [set(st) | set(stem_set(s.section or "")) for s, st in zip(sents, stems_of,
+                                                                        strict=True)]
+    sigs = [signals(s.text, shape) for s in sents]
+    # Per document: its best chunk rank, best cosine and coverage among the candidates; its
+    # title's share of the question; and its sentences in order (for neighbours).
+    doc_rank: dict[str, int] = {}
+    doc_cos: dict[str, float] = {}
+    doc_cov: dict[str, float] = {}
+    by_doc: dict[str, list[int]] = {}
+    for i, s in enumerate(sents):
+        d = s.doc.doc_id
+        doc_rank[d] = min(doc_rank.get(d, 999), s.chunk_rank)
+        doc_cos[d] = max(doc_cos.get(d, -1.0), s.cos)
+        doc_cov[d] = max(doc_cov.get(d, 0.0), s.coverage)
+        by_doc.setdefault(d, []).append(i)
+    title_share: dict[str, float] = {}
+    title_words: dict[str, set[str]] = {}
+    for d, idx in by_doc.items():
+        doc = sents[idx[0]].doc
+        title = set(stem_set(doc.title or ""))
+        title_share[d] = sum(w for st, w in weights.items() if st in title) / total
+        title_words[d] = {t.lower() for t in (doc.title or "").split()}
+        idx.sort(key=lambda i: sents[i].start)
+    before: dict[int, int] = {}
+    after: dict[int, int] = {}
+    for idx in by_doc.values():
+        for a, b in zip(idx, idx[1:], strict=False):
+            before[b], after[a] = a, b
+    # Redundancy: an answer the question does not name, given by several retrieved stories, is
+    # more likely the answer (each story weighted by its rank).
+    docs_of: dict[str, set[str]] = {}
+    for s, sig in zip(sents, sigs, strict=True):
+        for tok in sig.answers:
+            docs_of.setdefault(tok, set()).add(s.doc.doc_id)
+    n_docs = max(1, len(by_doc))
+    # News goes stale: how much older a story is than the newest one retrieved (-1: undated).
+    days = {d: _day(sents[idx[0]].doc.published) for d, idx in by_doc.items()}
+    newest = max((v for v in days.values() if v is not None), default=None)
+
+    rows = np.zeros((len(sents), len(NAMES)), np.float32)
+    for n, s in enumerate(sents):
+        d = s.doc.doc_id
+        sent_stems, here, sig = stems_of[n], present[n], sigs[n]
+        matched = {st for st in weights if st in here}
+        missing = [w for st, w in weights.items() if st not in here]
+        own = [st for st in sent_stems if st in weights]
+        window = set(here)
+        near = []
+        for j in (before.get(n), after.get(n)):
+            if j is not None:
+                window |= present[j]
+                near.append(sents[j].cos)
+        window_cov = sum(w for st, w in weights.items() if st in window) / total
+        support = [docs_of[t] for t in sig.answers]
+        support_docs = max((len(x) for x in support), default=0) / n_docs
+        support_rank = max((sum(1.0 / doc_rank[x] for x in docs) for docs in support),
+                           default=0.0)
+        hit = s.hit
+        scores = hit.scores if hit is not None else {}
+        rows[n] = (
+            s.cos, best_cos - s.cos, order[id(s)], s.coverage, best_cov - s.coverage,
+            len(matched) / max(1, len(weights)), title_share[d],
+            max(missing, default=0.0) / top_weight,
+            density(sent_stems, matched), len(own) / max(1, len(sent_stems)),
+            len(sent_stems) - len(own), s.chunk_rank, scores.get("fused", 0.0),
+            scores.get("dense_rank", 999), scores.get("bm25_rank", 999),
+            doc_hits.get(d, 0), s.start / max(1, len(s.doc.text)),
+            float(s.start < 400), sig.words, float(bool(s.section)), sig.novel_caps,
+            float(sig.novel_name), float(sig.novel_place), float(sig.novel_number),
+            float(sig.year), float(sig.month), float(sig.money), float(sig.percent),
+            float(sig.honorific), float(sig.said), float(sig.quote_marks),
+            kind_match(shape, sig), float(shape.is_question), *kinds,
+            window_cov, max(near, default=0.0), support_docs, support_rank,
+            float(bool(sig.answers & title_words[d])), doc_rank[d], doc_cos[d], doc_cov[d],
+            min(3650, newest - days[d]) if newest is not None and days[d] is not None else -1,
+        )
+    return rows
+
+
+def _day(published: str | None) -> int | None:
+    """The day number of an ISO date (its first 10 characters), or None."""
+    try:
+        return date.fromisoformat(published[:10]).toordinal() if published else None
+    except ValueError:
+        return None
 
 
 def expand_dependent(sentence: Sentence) -> Sentence:

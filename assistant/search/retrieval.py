@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Literal
+
+import numpy as np
 
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import QueryError
 from assistant.index import IndexReader, check_embedder, set_search_threads
 from assistant.models import Filters, ScoredHit
-from assistant.text import bounded_input
+from assistant.search.rerank import DEPTH, ChunkReranker, chunk_features
+from assistant.text import bounded_input, content_terms, stems
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
@@ -34,17 +40,53 @@ def check_k(k: int, settings: Settings) -> int:
 class Retriever:
     """Answers search queries against one index generation with one loaded embedder."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, reader: IndexReader, embedder: Embedder, settings: Settings, *,
+                 reranker: ChunkReranker | None = None) -> None:
         check_embedder(reader.manifest, embedder.model_id, embedder.dim, reader.root)
         self.reader = reader
         self.embedder = embedder
         self.settings = settings
+        self.reranker = reranker or (default_reranker() if settings.rerank else None)
+        self._df: dict[str, int] = {}
+        self._df_lock = threading.Lock()
+        self._chunks = max(1, reader.manifest.counts.get("chunks", 1))
+        self._unseen = math.log((self._chunks + 0.5) / 0.5 + 1.0)  # the IDF of an unseen word
         # Single queries: extra OpenMP threads only contend with the encoder on small machines.
         set_search_threads(1)
 
+    def idf(self, word: str) -> float:
+        """BM25-style inverse chunk frequency of a (lower-case) word: one primary-key read of
+        the store's counts (an FTS count in a store written before they were kept), memoised
+        for this generation."""
+        with self._df_lock:
+            df = self._df.get(word)
+        if df is None:
+            store = self.reader.store
+            df = store.chunk_df(word)
+            if df is None:
+                df = store.term_chunk_count(word)
+            with self._df_lock:
+                self._df[word] = df
+        return math.log((self._chunks - df + 0.5) / (df + 0.5) + 1.0)
+
+    def query_weights(self, query: str) -> dict[str, float]:
+        """The IDF of each content stem of a query. A word neither the corpus nor the model's
+        vocabulary knows is a typo spelling correction could not mend ("aly"): it carries no
+        evidence either way, so it is left out."""
+        dictionary = self.embedder.vocabulary
+        store = self.reader.store
+        terms = [w for w in dict.fromkeys(content_terms(query))
+                 if w in dictionary or not w.isalpha() or store.word_df(w) > 0]
+        weights: dict[str, float] = {}
+        for w, st in zip(terms, stems(terms), strict=True):
+            weights[st] = max(weights.get(st, 0.0), self.idf(w))
+        return weights
+
     def search(self, query: str, *, k: int | None = None, filters: Filters | None = None,
-               mode: Mode = "hybrid") -> list[ScoredHit]:
-        """The top-k chunks for a query, best first."""
+               mode: Mode = "hybrid", query_vector: np.ndarray | None = None
+               ) -> list[ScoredHit]:
+        """The top-k chunks for a query, best first (`query_vector`: its embedding, when the
+        caller has it already)."""
         query = check_query(query, self.settings)
         k = check_k(self.settings.k if k is None else k, self.settings)
         if mode not in MODES:
@@ -55,12 +97,14 @@ class Retriever:
 
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        qvec: np.ndarray | None = None
         # BM25 (SQLite) runs beside the encoder and FAISS: both release the GIL while they work.
         pending = (_POOL.submit(self.reader.store.bm25, query, n, filters)
                    if mode == "hybrid" else None)
         try:
             if mode in ("hybrid", "dense"):
-                qvec = self.embedder.embed([query])[0]
+                qvec = (self.embedder.embed([query])[0] if query_vector is None
+                        else query_vector)
                 dense = self.reader.vectors.search(qvec, n, allowed=allowed)
         finally:
             # Wait for BM25 even when the dense side failed: the caller's lease on this
@@ -80,11 +124,14 @@ class Retriever:
                 p[f"{name}_rank"] = rank
         if mode != "hybrid":  # a single retriever keeps its own score
             fused = {cid: parts[cid][mode] for cid in fused}
-        top = sorted(fused, key=lambda c: (-fused[c], c))[:k]
+        rerank = mode == "hybrid" and self.reranker is not None and qvec is not None
+        top = sorted(fused, key=lambda c: (-fused[c], c))[: max(k, DEPTH) if rerank else k]
         rows = self.reader.store.chunks(top)
         hits = []
         for rank, cid in enumerate(top, start=1):
             r = rows[cid]
+            parts[cid]["fused"] = round(fused[cid], 6)
+            parts[cid]["fused_rank"] = rank
             hits.append(ScoredHit(
                 rank=rank, score=round(fused[cid], 6), chunk_id=cid, doc_id=r["doc_id"],
                 source=r["source"], title=r["title"], section=r["section"],
@@ -92,4 +139,31 @@ class Retriever:
                 publisher=r["publisher"], published=r["published"], url=r["url"],
                 scores=parts[cid],
             ))
-        return hits
+        if rerank and hits:
+            hits = self._rerank(hits, qvec, query)
+        return hits[:k]
+
+    def _rerank(self, hits: list[ScoredHit], qvec: np.ndarray, query: str) -> list[ScoredHit]:
+        """The top DEPTH hits re-ordered by the reranker; the score becomes its score (the hits
+        below DEPTH follow, in fused order, scored below the last reranked one)."""
+        head, tail = hits[:DEPTH], hits[DEPTH:]
+        stored = self.reader.store.sentences([(h.doc_id, h.char_start, h.char_end) for h in head])
+        scores = self.reranker.score(  # type: ignore[union-attr]
+            chunk_features(head, qvec, stored, self.query_weights(query)))
+        order = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].rank))
+        out = [head[i] for i in order] + tail
+        low = float(scores.min())
+        for rank, h in enumerate(out, start=1):
+            h.scores["rerank"] = round(float(scores[order[rank - 1]]), 6) if rank <= len(head) \
+                else round(low - (rank - len(head)), 6)
+            h.score = h.scores["rerank"]
+            h.rank = rank
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_reranker() -> ChunkReranker | None:
+    """The shipped chunk reranker (None when this installation has none), loaded once."""
+    from assistant.search.rerank import DEFAULT_PATH
+
+    return ChunkReranker.load() if DEFAULT_PATH.exists() else None

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from assistant.answers import Conversations, check_question, standalone_question
+from assistant.answers import Conversations, FollowUp, Turn, check_question, resolve
 from assistant.claims import (
     Checker,
     Stance,
@@ -214,14 +214,19 @@ class Service:
         """One chat turn, read in the context of the conversation's earlier turns."""
         message = self.check_question(message)  # before any work, and before a conversation
         conv = self.conversations.get_or_create(conversation_id)
-        question = standalone_question(message, conv.questions)
-        answer = self.ask(question, filters=filters)
-        conv.add(message, question, answer)
-        return ChatReply(conversation_id=conv.id, question=question, answer=answer)
+        turn = resolve(message, conv.history)
+        if turn.ask_back:  # nothing said so far names what the message leans on: ask, never guess
+            return ChatReply(conversation_id=conv.id, question=message, ask_back=turn.ask_back,
+                             answer=Answer(question=message, answer=turn.ask_back, quotes=[],
+                                           citations=[], confidence=0.0, abstained=True))
+        answer = self.ask(turn.question, filters=filters)
+        conv.add(message, turn.question, answer)
+        return ChatReply(conversation_id=conv.id, question=turn.question, answer=answer)
 
-    def follow_up(self, message: str, previous: list[str]) -> str:
-        """The standalone question a follow-up stands for, given the earlier questions."""
-        return standalone_question(self.check_question(message), previous)
+    def follow_up(self, message: str, previous: list[str] | list[Turn]) -> FollowUp:
+        """What a follow-up stands for, given the earlier turns (questions, or questions with
+        the text of their answers)."""
+        return resolve(self.check_question(message), previous)
 
     def verifier(self) -> StanceVerifier:
         """The configured stance verifier, loaded once (it may be a large model)."""

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.api.deps import ReadAccess, ServiceDep
 from assistant.api.sse import event_stream, sse, text_pieces
 from assistant.errors import QueryError
-from assistant.models import Citation
+from assistant.answers import Turn
+from assistant.models import Answer, Citation
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MODEL_ID = "assistant"
@@ -72,11 +73,21 @@ async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAcces
     """The last user message is answered in the context of the earlier ones; `content` carries
     the answer with [n] markers and a source list, and `citations`/`quotes` carry the same as
     structured data beside `choices`."""
-    users = [m.text() for m in body.messages if m.role == "user"]
-    if not users or not users[-1].strip():
+    turns: list[Turn] = []  # earlier user messages, each with the assistant's reply to it
+    for m in body.messages:
+        if m.role == "user":
+            turns.append(Turn(m.text()))
+        elif m.role == "assistant" and turns and not turns[-1].answer:
+            turns[-1] = Turn(turns[-1].question, m.text().split("\n\nSources:")[0])
+    if not turns or not turns[-1].question.strip():
         raise QueryError("the last user message is empty")
-    question = await run_in_threadpool(service.follow_up, users[-1], users[:-1])
-    answer = await run_in_threadpool(service.ask, question)
+    follow = await run_in_threadpool(service.follow_up, turns[-1].question, turns[:-1])
+    question = follow.question
+    if follow.ask_back:
+        answer = Answer(question=question, answer=follow.ask_back, quotes=[], citations=[],
+                        confidence=0.0, abstained=True)
+    else:
+        answer = await run_in_threadpool(service.ask, question)
     content = answer.answer + _sources(answer.citations)
     extra = {"citations": [c.model_dump() for c in answer.citations],
              "quotes": [q.model_dump() for q in answer.quotes],

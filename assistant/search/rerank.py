@@ -1,0 +1,88 @@
+"""The chunk reranker: the fused candidates re-ordered by a LightGBM ranking model
+(scripts/train_reranker.py) that also reads how close the chunk's best sentences come to the
+query (their vectors are stored at ingest) and how much of the query its title covers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import ConfigError
+from assistant.models import ScoredHit
+from assistant.text import content_terms, stems
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "chunk_reranker.txt"
+DEPTH = 50  # fused candidates the reranker re-orders (the rest keep their fused order)
+
+NAMES = ("fused", "fused_rank", "dense", "dense_rank", "bm25", "bm25_rank", "sent_max_cos",
+         "sent_top2_cos", "title_coverage", "doc_chunks", "chars", "sentences", "age_days")
+
+
+def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
+                   stored: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]],
+                   weights: dict[str, float]) -> np.ndarray:
+    """One row of NAMES per hit."""
+    total = sum(weights.values()) or 1.0
+    per_doc: dict[str, int] = {}
+    for h in hits:
+        per_doc[h.doc_id] = per_doc.get(h.doc_id, 0) + 1
+    # News goes stale: how much older a story is than the newest one retrieved (-1: undated).
+    days = [_day(h.published) for h in hits]
+    newest = max((d for d in days if d is not None), default=None)
+    rows = np.zeros((len(hits), len(NAMES)), np.float32)
+    titles: dict[str | None, float] = {}
+    for i, h in enumerate(hits):
+        spans, vecs = stored.get((h.doc_id, h.char_start, h.char_end), ([], None))
+        cos = np.sort(vecs @ qvec)[::-1] if spans and vecs is not None else np.zeros(1)
+        if h.title not in titles:
+            words = set(stems(content_terms(h.title or "")))
+            titles[h.title] = sum(w for st, w in weights.items() if st in words) / total
+        sc = h.scores
+        rows[i] = (sc.get("fused", h.score), sc.get("fused_rank", h.rank), sc.get("dense", 0.0),
+                   sc.get("dense_rank", 999), sc.get("bm25", 0.0), sc.get("bm25_rank", 999),
+                   cos[0], cos[:2].mean(), titles[h.title], per_doc[h.doc_id], len(h.text),
+                   len(spans), min(3650, newest - days[i]) if newest is not None
+                   and days[i] is not None else -1)
+    return rows
+
+
+def _day(published: str | None) -> int | None:
+    """The day number of an ISO date (its first 10 characters), or None."""
+    try:
+        return date.fromisoformat(published[:10]).toordinal() if published else None
+    except ValueError:
+        return None
+
+
+class ChunkReranker:
+    """Scores for re-ordering retrieved chunks (higher first)."""
+
+    def __init__(self, booster: Any, names: tuple[str, ...]) -> None:
+        if tuple(names) != NAMES:
+            raise ConfigError("the chunk reranker was trained on other features than this "
+                              "version computes: retrain it with scripts/train_reranker.py")
+        self.booster = booster
+        self._lock = threading.Lock()
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        """One score per feature row."""
+        if not len(rows):
+            return np.zeros(0, np.float32)
+        with self._lock:
+            return np.asarray(self.booster.predict(rows, num_threads=1), np.float32)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PATH) -> ChunkReranker:
+        """Read a model written by scripts/train_reranker.py."""
+        import lightgbm
+
+        if not path.exists():
+            raise ConfigError(f"chunk reranker {path} is missing: reinstall the package or run "
+                              "scripts/train_reranker.py")
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return cls(lightgbm.Booster(model_file=str(path)), tuple(meta["features"]))

@@ -1,0 +1,89 @@
+"""What a question asks for and what a sentence carries (no model needed), the int8 sentence
+vectors, and follow-ups read against the last turn."""
+
+import numpy as np
+import pytest
+
+from assistant.answers.chat import Turn, resolve, standalone_question
+from assistant.index.store import dequantize, quantize
+from assistant.search.features import density, kind_match, question_shape, signals, stem_set
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Who killed the journalist?", "person"),
+    ("NFL player X collapsed this week. He is a valued member of which team?", "org"),
+    ("Huge crowds lined the streets of which country to pay tribute?", "place"),
+    ("In which European country is the influencer being held?", "place"),
+    ("When did the summit take place?", "date"),
+    ("How many people were hurt?", "number"),
+    ("How old was the oldest woman in the state?", "number"),
+    ("What percentage of voters backed the plan?", "number"),
+    ("Which singer topped the chart?", "person"),
+    ("Does North Korea admit sending weapons?", "yesno"),
+    ("True or false: the list put Celine Dion last.", "yesno"),
+    ("Why did the talks fail?", "explain"),
+    ("Which seed did the agency add to its list of allergens?", "thing"),
+])
+def test_question_shapes(question, kind):
+    assert question_shape(question).kind == kind
+
+
+def test_signals_name_what_the_question_does_not():
+    shape = question_shape("Which country supplies drones to Russia?")
+    says = signals("Russia has bought drones from Iran since August 2022.", shape)
+    assert says.novel_place and says.year and says.month and kind_match(shape, says) == 1.0
+    # Only the question's own place: nothing new of the kind asked for.
+    same = signals("Russia uses drones.", shape)
+    assert not same.novel_place and kind_match(shape, same) == 0.0
+    who = question_shape("Who leads the company?")
+    assert kind_match(who, signals("The company is led by Jane Smith, its founder.", who)) == 1.0
+    many = question_shape("How many people died?")
+    assert kind_match(many, signals("At least 41 people died in the fire.", many)) == 1.0
+    assert kind_match(many, signals("People died in the fire.", many)) == 0.0
+
+
+def test_density_rewards_terms_close_together():
+    matched = {"drone", "russia"}
+    near = stem_set("Iran sold drones to Russia last year")
+    far = stem_set("Drones were discussed at length by many officials before anyone "
+                   "mentioned Russia")
+    assert density(near, matched) > density(far, matched) > 0
+    assert density(near, {"drone"}) == 1.0 and density(near, set()) == 0.0
+
+
+def test_sentence_vectors_survive_int8_storage():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    scales, codes = quantize(v)
+    back = dequantize(list(scales), [c.tobytes() for c in codes])
+    assert codes.dtype == np.int8 and back.shape == v.shape
+    assert float((back * v).sum(axis=1).min()) > 0.999
+    assert dequantize([], []).shape == (0, 0)
+
+
+DRONES = Turn("Who supplies drones to Russia?",
+              "Russia has reached out to Iran for drones to use in its war in Ukraine.")
+
+
+def test_follow_ups_keep_their_subject_from_the_answer():
+    assert resolve("What do they get in return?", [DRONES]).question == \
+        "What do Iran get in return? (Russia)"
+    assert resolve("Is that country also building a nuclear plant?", [DRONES]).question == \
+        "Is Iran also building a nuclear plant?"
+    # "And X?" swaps the last question's subject; questions alone still work (no answers).
+    assert standalone_question("And Iran?", ["What does India buy from Russia?"]) == \
+        "What does Iran buy from Russia?"
+    assert resolve("When did he visit?", ["Where did Vladimir Putin travel?"]).question == \
+        "When did Vladimir Putin visit?"
+    # A first message, or one that names its subject, is taken as it is.
+    assert resolve("What do they get in return?", []).question == "What do they get in return?"
+    assert resolve("What does Hungary get from Russia?", [DRONES]).ask_back is None
+
+
+def test_follow_ups_nothing_can_resolve_ask_back():
+    vague = Turn("what is going on", "")
+    got = resolve("Is that country involved?", [vague])
+    assert got.ask_back and "country" in got.ask_back
+    got = resolve("What do they want?", [vague])
+    assert got.ask_back and "\u201cthey\u201d" in got.ask_back
