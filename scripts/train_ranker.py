@@ -64,8 +64,8 @@ PARAMS = {
     "verbose": -1, "seed": 7, "num_threads": 2, "deterministic": True,
 }
 ROUNDS = 600
-CONF_FEATURES = ("p1", "p2", "p_other", "mass", "cos", "coverage", "kind_match", "is_question",
-                 "retrieval", "support")
+CONF_FEATURES = ("p1", "p2", "p_other", "mass", "cos", "coverage", "kind_match", "retrieval",
+                 "support")
 
 
 @dataclass

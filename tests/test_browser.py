@@ -322,7 +322,7 @@ def test_widget_renders_source_text_inert(page, site, service):
     answer = ask(page, "What will the Zembla harbour fees pay for?")
     sync_api.expect(answer).to_contain_text(
         '<img src=x onerror="window.__xss=1"> Officials in Zembla')
-    sync_api.expect(answer.locator(".src-title")).to_have_text(doc["title"])
+    sync_api.expect(answer.locator(".src-title").first).to_have_text(doc["title"])
     answer.locator("button.cite").first.click()
     sync_api.expect(w["context"]).to_contain_text("<script>window.__xss=1</script> on Monday.")
     sync_api.expect(w["source"].locator(".s-title")).to_have_text(doc["title"])

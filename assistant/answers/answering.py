@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from functools import lru_cache
 
@@ -46,7 +47,6 @@ def confidence_features(sents: list[Sentence]) -> dict[str, float]:
         "cos": best.cos,
         "coverage": best.coverage,
         "kind_match": float(row[NAMES.index("kind_match")]),
-        "is_question": float(row[NAMES.index("is_question")]),
         # How sure retrieval was of the story: the best chunk's (reranked) score.
         "retrieval": max((s.hit.score for s in sents if s.hit is not None), default=0.0),
         "support": float(row[NAMES.index("support_docs")]),
@@ -125,14 +125,20 @@ def default_ranker() -> SentenceRanker:
     return SentenceRanker.load()
 
 
-def _words(text: str) -> set[str]:
-    return set(text.casefold().split())
+_WORD = re.compile(r"\w+")
 
 
 def same_story(a: str, b: str) -> bool:
-    """True when two quotes are one sentence (republished, or lightly edited)."""
-    wa, wb = _words(a), _words(b)
-    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= SAME_STORY
+    """True when two quotes are one sentence told twice (republished, or lightly edited):
+    nearly the same words, and the same numbers and names. "2 million tonnes" and "3 million
+    tonnes" are two facts, not one."""
+    wa, wb = _WORD.findall(a.casefold()), _WORD.findall(b.casefold())
+    sa, sb = set(wa), set(wb)
+    if not sa or not sb or len(sa & sb) / min(len(sa), len(sb)) < SAME_STORY:
+        return False
+    def facts(text: str) -> set[str]:
+        return {w for w in _WORD.findall(text) if w[0].isdigit() or w[0].isupper()}
+    return facts(a) == facts(b)
 
 
 def distinct_stories(quotes: list[Quote]) -> int:

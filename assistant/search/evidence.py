@@ -15,6 +15,7 @@ import numpy as np
 from assistant.models import Citation, Document, Filters, Quote, ScoredHit
 from assistant.search.features import (
     KINDS,
+    bare_tokens,
     NAMES,
     density,
     kind_match,
@@ -187,6 +188,7 @@ def answer_features(found: Candidates) -> np.ndarray:
     present = [set(st) | set(stem_set(s.section or "")) for s, st in zip(sents, stems_of,
                                                                         strict=True)]
     sigs = [signals(s.text, shape) for s in sents]
+    lowered = [bare_tokens(s.text) for s in sents]
     # Per document: its best chunk rank, best cosine and coverage among the candidates; its
     # title's share of the question; and its sentences in order (for neighbours).
     doc_rank: dict[str, int] = {}
@@ -205,7 +207,7 @@ def answer_features(found: Candidates) -> np.ndarray:
         doc = sents[idx[0]].doc
         title = set(stem_set(doc.title or ""))
         title_share[d] = sum(w for st, w in weights.items() if st in title) / total
-        title_words[d] = {t.lower() for t in (doc.title or "").split()}
+        title_words[d] = bare_tokens(doc.title or "")
         idx.sort(key=lambda i: sents[i].start)
     before: dict[int, int] = {}
     after: dict[int, int] = {}
@@ -232,10 +234,15 @@ def answer_features(found: Candidates) -> np.ndarray:
         own = [st for st in sent_stems if st in weights]
         window = set(here)
         near = []
+        around = set(lowered[n]) | title_words[d]
         for j in (before.get(n), after.get(n)):
             if j is not None:
                 window |= present[j]
                 near.append(sents[j].cos)
+                around |= lowered[j]
+        names = shape.names
+        gone = _missing(names, lowered[n]) / len(names) if names else 0.0
+        gone_window = _missing(names, around) / len(names) if names else 0.0
         window_cov = sum(w for st, w in weights.items() if st in window) / total
         support = [docs_of[t] for t in sig.answers]
         support_docs = max((len(x) for x in support), default=0) / n_docs
@@ -259,8 +266,16 @@ def answer_features(found: Candidates) -> np.ndarray:
             window_cov, max(near, default=0.0), support_docs, support_rank,
             float(bool(sig.answers & title_words[d])), doc_rank[d], doc_cos[d], doc_cov[d],
             min(3650, newest - days[d]) if newest is not None and days[d] is not None else -1,
+            gone, gone_window,
         )
     return rows
+
+
+def _missing(names: frozenset[str], tokens: set[str]) -> int:
+    """How many of the question's names a text lacks ("Russia" is in "Russian gas")."""
+    return sum(1 for name in names
+               if name not in tokens and not any(t.startswith(name) for t in tokens
+                                                 if len(name) >= 4 and len(t) <= len(name) + 3))
 
 
 def _day(published: str | None) -> int | None:

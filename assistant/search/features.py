@@ -81,7 +81,7 @@ NAMES = (
     "percent", "honorific", "said", "quote_marks", "kind_match", "is_question",
     *(f"kind_{k}" for k in KINDS),
     "window_coverage", "neighbor_cos", "support_docs", "support_rank", "title_answer",
-    "doc_rank", "doc_cos", "doc_coverage", "age_days",
+    "doc_rank", "doc_cos", "doc_coverage", "age_days", "names_missing", "names_missing_window",
 )
 
 
@@ -101,10 +101,35 @@ class Shape:
     is_question: bool
     words: frozenset[str]  # lower-cased tokens of the question
     head: str | None = None  # the noun after which/what ("country"), when there is one
+    names: frozenset[str] = frozenset()  # lower-cased capitalised words it names ("india")
 
 
 def question_shape(question: str) -> Shape:
     """The kind of answer a question wants, read from its last sentence's wh-phrase."""
+    shape = _shape(question)
+    toks = _TOKEN.findall(" ".join(question.split()))
+    names = frozenset(_bare(t) for i, t in enumerate(toks)
+                      if t[0].isupper() and t.lower() not in STOPWORDS and i > 0
+                      and t.lower() not in _QUESTION_WORDS)
+    return Shape(shape.kind, shape.is_question, shape.words, shape.head, names)
+
+
+def _bare(token: str) -> str:
+    """A token lower-cased, without a possessive ("India's" → "india")."""
+    low = token.lower()
+    return low[:-2] if low.endswith(("'s", "\u2019s")) else low
+
+
+def bare_tokens(text: str) -> set[str]:
+    """The lower-cased tokens of a text, possessives dropped (for matching names)."""
+    return {_bare(t) for t in _TOKEN.findall(text)}
+
+
+_QUESTION_WORDS = frozenset("who whom whose when where why how which what is are was were do "
+                            "does did true false".split())
+
+
+def _shape(question: str) -> Shape:
     q = " ".join(question.split())
     words = frozenset(t.lower() for t in _TOKEN.findall(q))
     parts = _SENT_END.split(q)
