@@ -442,12 +442,14 @@ def evaluate(
         help="SciFact and RealTimeQA: use only the first N queries (RealTimeQA: over the "
              "articles of their weeks).")] = None,
     check: Annotated[bool, typer.Option(
-        "--check", help="Exit 1 when the seeds results fall below CI's bar.")] = False,
+        "--check", help="Exit 1 when the seeds (or RealTimeQA) results fall below CI's bar.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure answers and claim checks (seeds), retrieval and claim verification (SciFact)."""
     from assistant.eval import (
         claims_gate_failures,
+        realtimeqa_gate_failures,
         run_realtimeqa,
         run_scifact,
         run_scifact_verify,
@@ -485,12 +487,14 @@ def evaluate(
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if "seeds_claims" in results:
         failures += claims_gate_failures(results["seeds_claims"])
+    if "realtimeqa" in results:
+        failures += realtimeqa_gate_failures(results["realtimeqa"])
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False))
     else:
         _print_eval(results)
     if check and failures:
-        _fail("seeds evaluation below the bar: " + "; ".join(failures), 1)
+        _fail("evaluation below the bar: " + "; ".join(failures), 1)
 
 
 def _print_eval(results: dict[str, Any]) -> None:

@@ -395,3 +395,16 @@ def run_realtimeqa(folder: Path, service: Service, *, limit: int | None = None,
         "ask_p90_ms": round(times[min(n - 1, int(n * 0.9))], 1) if n else None,
         "rows": rows,
     }
+
+
+REALTIMEQA_QUOTE3_BAR = 0.4  # CI's slice (30 questions) measured 0.57; the bar catches a collapse
+
+
+def realtimeqa_gate_failures(result: dict[str, Any]) -> list[str]:
+    """Why a RealTimeQA run fails CI's bar: a quote that is not verbatim, or answers far worse."""
+    fails = []
+    if (result["verbatim_rate"] or 0) < 1.0 and result["verbatim_rate"] is not None:
+        fails.append(f"realtimeqa verbatim rate {result['verbatim_rate']} < 1.0")
+    if (result["quote@3"] or 0) < REALTIMEQA_QUOTE3_BAR:
+        fails.append(f"realtimeqa quote@3 {result['quote@3']} < {REALTIMEQA_QUOTE3_BAR}")
+    return fails

@@ -118,7 +118,7 @@ class EvidenceFinder:
         docs: dict[str, Document] = {}
         cands: dict[tuple[str, int], Sentence] = {}
         vectors: dict[tuple[str, int], np.ndarray] = {}
-        stored = store.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
+        stored = self.retriever.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
         doc_hits: dict[str, int] = {}
         for hit in hits:
             doc = docs.get(hit.doc_id) or store.get_document(hit.doc_id)

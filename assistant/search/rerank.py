@@ -20,14 +20,17 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "chunk_reranker
 DEPTH = 50  # fused candidates the reranker re-orders (the rest keep their fused order)
 
 NAMES = ("fused", "fused_rank", "dense", "dense_rank", "bm25", "bm25_rank", "sent_max_cos",
-         "sent_top2_cos", "title_coverage", "doc_chunks", "chars", "sentences", "age_days")
+         "sent_top2_cos", "coverage", "rarest_term", "title_coverage", "doc_chunks", "age_days")
 
 
 def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
                    stored: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]],
                    weights: dict[str, float]) -> np.ndarray:
-    """One row of NAMES per hit."""
+    """One row of NAMES per hit. (No length: "the chunk holds the answer string" favours long
+    chunks, and a reranker that learnt that put a long chunk of a small corpus above the one
+    both retrievers ranked first.)"""
     total = sum(weights.values()) or 1.0
+    rarest = max(weights, key=weights.get) if weights else None  # type: ignore[arg-type]
     per_doc: dict[str, int] = {}
     for h in hits:
         per_doc[h.doc_id] = per_doc.get(h.doc_id, 0) + 1
@@ -42,12 +45,15 @@ def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
         if h.title not in titles:
             words = set(stems(content_terms(h.title or "")))
             titles[h.title] = sum(w for st, w in weights.items() if st in words) / total
+        words = set(stems(content_terms(f"{h.text} {h.section or ''}")))
         sc = h.scores
         rows[i] = (sc.get("fused", h.score), sc.get("fused_rank", h.rank), sc.get("dense", 0.0),
                    sc.get("dense_rank", 999), sc.get("bm25", 0.0), sc.get("bm25_rank", 999),
-                   cos[0], cos[:2].mean(), titles[h.title], per_doc[h.doc_id], len(h.text),
-                   len(spans), min(3650, newest - days[i]) if newest is not None
-                   and days[i] is not None else -1)
+                   cos[0], cos[:2].mean(),
+                   sum(w for st, w in weights.items() if st in words) / total,
+                   float(rarest in words), titles[h.title], per_doc[h.doc_id],
+                   min(3650, newest - days[i]) if newest is not None and days[i] is not None
+                   else -1)
     return rows
 
 

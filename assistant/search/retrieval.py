@@ -49,6 +49,7 @@ class Retriever:
         self.reranker = reranker or (default_reranker() if settings.rerank else None)
         self._df: dict[str, int] = {}
         self._df_lock = threading.Lock()
+        self._recent = threading.local()
         self._chunks = max(1, reader.manifest.counts.get("chunks", 1))
         self._unseen = math.log((self._chunks + 0.5) / 0.5 + 1.0)  # the IDF of an unseen word
         # Single queries: extra OpenMP threads only contend with the encoder on small machines.
@@ -68,6 +69,16 @@ class Retriever:
             with self._df_lock:
                 self._df[word] = df
         return math.log((self._chunks - df + 0.5) / (df + 0.5) + 1.0)
+
+    def sentences(self, ranges: list[tuple[str, int, int]]
+                  ) -> dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]]:
+        """The stored sentences of chunk ranges (`Store.sentences`), reusing those this thread's
+        last reranked search read."""
+        recent = getattr(self._recent, "stored", None) or {}
+        self._recent.stored = None
+        missing = [r for r in ranges if r not in recent]
+        got = self.reader.store.sentences(missing) if missing else {}
+        return {r: recent[r] if r in recent else got[r] for r in ranges}
 
     def query_weights(self, query: str) -> dict[str, float]:
         """The IDF of each content stem of a query. A word neither the corpus nor the model's
@@ -148,6 +159,7 @@ class Retriever:
         below DEPTH follow, in fused order, scored below the last reranked one)."""
         head, tail = hits[:DEPTH], hits[DEPTH:]
         stored = self.reader.store.sentences([(h.doc_id, h.char_start, h.char_end) for h in head])
+        self._recent.stored = stored  # the caller's next step (answering) reads the same rows
         scores = self.reranker.score(  # type: ignore[union-attr]
             chunk_features(head, qvec, stored, self.query_weights(query)))
         order = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].rank))
