@@ -10,6 +10,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     ASSISTANT_ALLOWED_HOSTS=*
 
 WORKDIR /app
+# LightGBM (the sentence ranker and chunk reranker) needs the OpenMP runtime the slim image lacks.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
 # CPU-only torch from PyTorch's index keeps the image small (no CUDA libraries).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 

@@ -30,6 +30,17 @@ echo "setup: installing assistant$extras"
 "${pip[@]}" install -q -e ".$extras"
 .venv/bin/assistant --help >/dev/null
 
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+# LightGBM (the sentence ranker and chunk reranker) needs the system's OpenMP runtime.
+if ! .venv/bin/python -c "import lightgbm" 2>/dev/null; then
+  echo "setup: installing libgomp1 (apt-get) for LightGBM"
+  if ! { as_root apt-get update -qq \
+         && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 >/dev/null; }; then
+    echo "setup: error: LightGBM cannot load (libgomp.so.1 missing); install libgomp1" >&2
+    exit 1
+  fi
+fi
+
 # The int8 embedding model is made on this machine from the shipped weights (once, ~10 s, kept in
 # ASSISTANT_CACHE_DIR); done here so the first ingest or query does not wait for it.
 echo "setup: building the int8 embedding model"
@@ -39,7 +50,6 @@ fi
 
 # Browser tests drive the system chromium (Playwright cannot download browsers offline).
 if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
-  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
   echo "setup: installing chromium (apt-get) for the browser tests"
   if ! { as_root apt-get update -qq \
          && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then

@@ -7,7 +7,6 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
 
 from assistant.index import IndexReader, Store
 import numpy as np
@@ -16,6 +15,7 @@ from assistant.models import Citation, Document, Filters, Quote, ScoredHit
 from assistant.search.features import (
     KINDS,
     bare_tokens,
+    day_number,
     NAMES,
     density,
     kind_match,
@@ -222,7 +222,7 @@ def answer_features(found: Candidates) -> np.ndarray:
             docs_of.setdefault(tok, set()).add(s.doc.doc_id)
     n_docs = max(1, len(by_doc))
     # News goes stale: how much older a story is than the newest one retrieved (-1: undated).
-    days = {d: _day(sents[idx[0]].doc.published) for d, idx in by_doc.items()}
+    days = {d: day_number(sents[idx[0]].doc.published) for d, idx in by_doc.items()}
     newest = max((v for v in days.values() if v is not None), default=None)
 
     rows = np.zeros((len(sents), len(NAMES)), np.float32)
@@ -276,14 +276,6 @@ def _missing(names: frozenset[str], tokens: set[str]) -> int:
     return sum(1 for name in names
                if name not in tokens and not any(t.startswith(name) for t in tokens
                                                  if len(name) >= 4 and len(t) <= len(name) + 3))
-
-
-def _day(published: str | None) -> int | None:
-    """The day number of an ISO date (its first 10 characters), or None."""
-    try:
-        return date.fromisoformat(published[:10]).toordinal() if published else None
-    except ValueError:
-        return None
 
 
 def expand_dependent(sentence: Sentence) -> Sentence:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -284,3 +285,11 @@ def density(sent_stems: list[str], matched: set[str]) -> float:
 def stem_set(text: str) -> list[str]:
     """Stems of a text's content words, in order."""
     return stems(content_words(text))
+
+
+def day_number(published: str | None) -> int | None:
+    """The day number of an ISO date (its first 10 characters), or None."""
+    try:
+        return date.fromisoformat(published[:10]).toordinal() if published else None
+    except ValueError:
+        return None

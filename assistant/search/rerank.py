@@ -4,16 +4,13 @@ query (their vectors are stored at ingest) and how much of the query its title c
 
 from __future__ import annotations
 
-import json
-import threading
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from assistant.errors import ConfigError
 from assistant.models import ScoredHit
+from assistant.search.boosted import BoostedModel
+from assistant.search.features import day_number
 from assistant.text import content_terms, stems
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "chunk_reranker.txt"
@@ -35,7 +32,7 @@ def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
     for h in hits:
         per_doc[h.doc_id] = per_doc.get(h.doc_id, 0) + 1
     # News goes stale: how much older a story is than the newest one retrieved (-1: undated).
-    days = [_day(h.published) for h in hits]
+    days = [day_number(h.published) for h in hits]
     newest = max((d for d in days if d is not None), default=None)
     rows = np.zeros((len(hits), len(NAMES)), np.float32)
     titles: dict[str | None, float] = {}
@@ -57,38 +54,10 @@ def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
     return rows
 
 
-def _day(published: str | None) -> int | None:
-    """The day number of an ISO date (its first 10 characters), or None."""
-    try:
-        return date.fromisoformat(published[:10]).toordinal() if published else None
-    except ValueError:
-        return None
-
-
-class ChunkReranker:
+class ChunkReranker(BoostedModel):
     """Scores for re-ordering retrieved chunks (higher first)."""
 
-    def __init__(self, booster: Any, names: tuple[str, ...]) -> None:
-        if tuple(names) != NAMES:
-            raise ConfigError("the chunk reranker was trained on other features than this "
-                              "version computes: retrain it with scripts/train_reranker.py")
-        self.booster = booster
-        self._lock = threading.Lock()
-
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        """One score per feature row."""
-        if not len(rows):
-            return np.zeros(0, np.float32)
-        with self._lock:
-            return np.asarray(self.booster.predict(rows, num_threads=1), np.float32)
-
-    @classmethod
-    def load(cls, path: Path = DEFAULT_PATH) -> ChunkReranker:
-        """Read a model written by scripts/train_reranker.py."""
-        import lightgbm
-
-        if not path.exists():
-            raise ConfigError(f"chunk reranker {path} is missing: reinstall the package or run "
-                              "scripts/train_reranker.py")
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        return cls(lightgbm.Booster(model_file=str(path)), tuple(meta["features"]))
+    WHAT = "chunk reranker"
+    SCRIPT = "scripts/train_reranker.py"
+    NAMES = NAMES
+    DEFAULT_PATH = DEFAULT_PATH
