@@ -187,6 +187,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, *,
     return spans
 
 
+def sentence_text(section: str | None, text: str) -> str:
+    """What the model sees for a sentence: its section heading gives it context."""
+    return f"{section}: {text}" if section else text
+
+
 def content_terms(text: str) -> list[str]:
     """Lower-cased content words of a text (no stop words, no question filler), in order."""
     return [t for t in _TOKEN.findall(text.lower())

@@ -31,7 +31,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.answers.answering import (  # noqa: E402
+from assistant.answers.answering import (
     CANDIDATE_CHUNKS,
     MIN_QUOTE_WORDS,
     QUOTE_FLOOR,
@@ -47,16 +47,21 @@ from assistant.answers.answering import (  # noqa: E402
     choose_quotes,
     confidence_features,
 )
-from assistant.answers.calibration import ANSWER_PATH, fit_logistic  # noqa: E402
-from assistant.config import load_settings  # noqa: E402
-from assistant.embedding import load_embedder  # noqa: E402
-from assistant.eval import fold_answer  # noqa: E402
-from assistant.index import IndexReader  # noqa: E402
-from assistant.ingest import ingest  # noqa: E402
-from assistant.search import NAMES, EvidenceFinder, Retriever, Sentence  # noqa: E402
-from assistant.search import expand_dependent  # noqa: E402
-from assistant.search.evidence import Candidates, answer_features  # noqa: E402
-from assistant.search.ranker import DEFAULT_PATH as RANKER_PATH  # noqa: E402
+from assistant.answers.calibration import ANSWER_PATH, fit_logistic
+from assistant.config import load_settings
+from assistant.embedding import load_embedder
+from assistant.eval import fold_answer
+from assistant.index import IndexReader
+from assistant.ingest import ingest
+from assistant.search import (
+    NAMES,
+    EvidenceFinder,
+    Retriever,
+    Sentence,
+    expand_dependent,
+)
+from assistant.search.evidence import Candidates, answer_features
+from assistant.search.ranker import DEFAULT_PATH as RANKER_PATH
 
 PARAMS = {
     "objective": "binary", "learning_rate": 0.03, "num_leaves": 15, "min_data_in_leaf": 40,
@@ -91,7 +96,7 @@ def phrase(answer: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(fold_answer(answer)) + r"(?!\w)")
 
 
-def finder_for(root: Path, sources: list[Path], embedder) -> EvidenceFinder:  # noqa: ANN001
+def finder_for(root: Path, sources: list[Path], embedder) -> EvidenceFinder:
     settings = load_settings(index=root)
     ingest(sources, settings=settings, embedder=embedder, progress=sys.stderr.isatty())
     retriever = Retriever(IndexReader(root), embedder, settings)
@@ -169,7 +174,7 @@ def collect(args: argparse.Namespace) -> list[Query]:
     return queries
 
 
-def train(queries: list[Query]):  # noqa: ANN201 - a lightgbm.Booster
+def train(queries: list[Query]):
     import lightgbm
 
     rows = [q for q in queries if q.sents and q.source in ("rtqa", "seeds", "scifact")]
@@ -190,9 +195,8 @@ def answer(q: Query, probs: np.ndarray, *, ratio: float = QUOTE_RATIO, floor: fl
     for s, p in zip(q.sents, probs, strict=True):
         s.answer = float(p)
     ranked = sorted(q.sents, key=lambda s: (-s.answer, s.chunk_rank, s.start))
-    chosen = [expand_dependent(Sentence(doc=s.doc, start=s.start, end=s.end, section=s.section,
-                                        chunk_rank=s.chunk_rank, cos=s.cos, coverage=s.coverage,
-                                        score=s.score, answer=s.answer, hit=s.hit, row=s.row))
+    # expand_dependent moves a sentence's start: copies keep the collected ones intact.
+    chosen = [expand_dependent(replace(s))
               for s in choose_quotes(ranked, ratio=ratio, floor=floor)]
     right = any(a in fold_answer(s.text) for s in chosen for a in q.answers)
     return chosen, confidence_features(ranked), right

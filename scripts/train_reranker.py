@@ -28,13 +28,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.config import load_settings  # noqa: E402
-from assistant.embedding import load_embedder  # noqa: E402
-from assistant.eval import fold_answer, load_beir, ndcg_at  # noqa: E402
-from assistant.index import IndexReader  # noqa: E402
-from assistant.ingest import ingest  # noqa: E402
-from assistant.search import Retriever  # noqa: E402
-from assistant.search.rerank import DEFAULT_PATH, DEPTH, NAMES, chunk_features  # noqa: E402
+from assistant.config import load_settings
+from assistant.embedding import load_embedder
+from assistant.eval import fold_answer, load_beir, ndcg_at
+from assistant.index import IndexReader
+from assistant.ingest import ingest
+from assistant.search import Retriever
+from assistant.search.rerank import DEFAULT_PATH, DEPTH, NAMES, chunk_features
 
 PARAMS = {
     "objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 30,
@@ -46,7 +46,7 @@ ROUNDS = 300
 FOLDS = 5
 
 
-def retriever(root: Path, source: Path, embedder) -> Retriever:  # noqa: ANN001
+def retriever(root: Path, source: Path, embedder) -> Retriever:
     settings = load_settings(index=root, rerank=False, candidates=100, max_k=300)
     ingest([source], settings=settings, embedder=embedder, progress=sys.stderr.isatty())
     return Retriever(IndexReader(root), embedder, settings)
@@ -99,7 +99,7 @@ def main() -> None:
     print(f"collected {len(queries)} queries in {time.perf_counter() - started:.0f} s",
           file=sys.stderr)
 
-    def fit(train: list[dict]):  # noqa: ANN202 - a lightgbm.Booster
+    def fit(train: list[dict]):
         train = [q for q in train if q["labels"].any()]
         data = lightgbm.Dataset(np.vstack([q["rows"] for q in train]),
                                 np.concatenate([q["labels"] for q in train]),

@@ -87,3 +87,14 @@ def test_follow_ups_nothing_can_resolve_ask_back():
     assert got.ask_back and "country" in got.ask_back
     got = resolve("What do they want?", [vague])
     assert got.ask_back and "\u201cthey\u201d" in got.ask_back
+
+
+def test_bm25_query_leaves_out_common_words_while_two_others_remain():
+    from assistant.index.store import fts_query, fts_words
+
+    assert fts_words("Who said what this week about the Bushehr plant?") == [
+        "said", "week", "bushehr", "plant"]
+    assert fts_query("said week bushehr plant", common={"said", "week"}) == '"bushehr" OR "plant"'
+    # One rare word left is too few: the common ones stay.
+    assert fts_query("said week bushehr", common={"said", "week"}) == \
+        '"said" OR "week" OR "bushehr"'

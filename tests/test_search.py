@@ -9,6 +9,7 @@ from assistant.index import IndexReader
 from assistant.ingest import ingest
 from assistant.models import Filters
 from assistant.search import Retriever
+from assistant.search.rerank import DEPTH, chunk_features
 
 from .conftest import SEEDS, run_cli
 
@@ -70,6 +71,31 @@ def test_hybrid_uses_both_retrievers(seeds_index, embedder):
     assert {"dense", "bm25"} <= set(hits[0].scores)
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_reranker_reorders_the_fused_hits_and_can_be_turned_off(seeds_index, embedder):
+    question = "Which company runs the Akkuyu plant?"
+    plain = Retriever(IndexReader(seeds_index.index), embedder,
+                      seeds_index.model_copy(update={"rerank": False}))
+    fused = plain.search(question, k=10)
+    # Without the reranker: fusion order, fusion score, no reranker score.
+    assert plain.reranker is None and all("rerank" not in h.scores for h in fused)
+    assert [h.scores["fused_rank"] for h in fused] == list(range(1, 11))
+    assert all(h.score == h.scores["fused"] for h in fused)
+    reranked = Retriever(IndexReader(seeds_index.index), embedder, seeds_index)
+    hits = reranked.search(question, k=10)
+    assert reranked.reranker is not None
+    # The same candidates, ordered by the reranker's score, which becomes the hit's score.
+    assert {h.chunk_id for h in hits} <= {h.chunk_id for h in plain.search(question, k=50)}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.score == h.scores["rerank"] for h in hits)
+    assert [h.rank for h in hits] == list(range(1, 11))
+    expected = reranked.reranker.score(chunk_features(
+        plain.search(question, k=DEPTH), embedder.embed([question])[0],
+        reranked.reader.store.sentences([(h.doc_id, h.char_start, h.char_end)
+                                         for h in plain.search(question, k=DEPTH)]),
+        reranked.query_weights(question)))
+    assert hits[0].score == pytest.approx(float(expected.max()), abs=1e-5)
 
 
 @pytest.mark.parametrize("query,words", [("", "empty"), ("   ", "empty"), ("x" * 5000, "limit")])

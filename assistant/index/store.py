@@ -74,8 +74,6 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # BM25 column weights: title, section, body. Titles and headings count as much as the body: on
 # SciFact equal weights gave nDCG@10 0.699, against 0.690 with (0.3, 0.3, 1) and 0.680 body only.
 BM25_WEIGHTS = (1.0, 1.0, 1.0)
-COMMON_SHARE = 0.1  # a query word in more than this share of the chunks is left out of BM25
-COMMON_MIN_CHUNKS = 500  # ... and in more than this many
 
 _CHUNK_COLUMNS = """
     c.chunk_id, c.doc_id, c.ordinal, c.section, c.char_start, c.char_end,
@@ -112,13 +110,15 @@ def filter_sql(filters: Filters) -> tuple[str, list[object]]:
     return (" AND ".join(clauses) or "1"), params
 
 
+def fts_words(text: str) -> list[str]:
+    """The content words of `text` an FTS5 query is made of, lower-cased, each once, in order."""
+    return list(dict.fromkeys(t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS))
+
+
 def fts_query(text: str, *, common: set[str] | frozenset[str] = frozenset()) -> str | None:
     """An FTS5 OR-query of the content words of `text`, each quoted; None when none are left.
     Words in `common` are left out while at least two others remain."""
-    seen: dict[str, None] = {}
-    for tok in _TOKEN.findall(text.lower()):
-        if tok not in STOPWORDS and tok not in seen:
-            seen[tok] = None
+    seen = dict.fromkeys(fts_words(text))
     if common and sum(1 for t in seen if t not in common) >= 2:
         seen = {t: None for t in seen if t not in common}
     if not seen:
@@ -138,7 +138,6 @@ class Store:
         # and deleted it, so requests in flight finish on the generation they started with.
         self._lock = threading.RLock()
         self._has_chunk_words: bool | None = None
-        self._counts: dict[str, int] | None = None
         self._conn: sqlite3.Connection | None = self._open()
         if not readonly:
             self._conn.executescript(SCHEMA)
@@ -377,23 +376,6 @@ class Store:
         except sqlite3.OperationalError:
             return 0
 
-    def _common_words(self, query: str) -> set[str]:
-        """The query's words found in more than COMMON_SHARE of the chunks. They weigh little in
-        BM25 but make FTS5 score every chunk holding them: a long question's search took 24 ms
-        p50 with them on a 36,000-chunk archive, 14 ms without, top-3 hits as good."""
-        if not self.has_chunk_words():
-            return set()
-        # Only a large archive is slowed by them; in a small one such a word still discriminates.
-        limit = max(COMMON_MIN_CHUNKS, COMMON_SHARE * self.counts_cached()["chunks"])
-        return {t for t in dict.fromkeys(_TOKEN.findall(query.lower()))
-                if (self.chunk_df(t) or 0) > limit}
-
-    def counts_cached(self) -> dict[str, int]:
-        """`counts()`, read once (a live store never changes)."""
-        if self._counts is None or not self.readonly:
-            self._counts = self.counts()
-        return self._counts
-
     def chunk_df(self, word: str) -> int | None:
         """In how many chunks a (lower-case, unstemmed) word occurs; None in a store written
         before these counts were kept."""
@@ -434,9 +416,11 @@ class Store:
             f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where_sql}",
             params)]
 
-    def bm25(self, query: str, limit: int, filters: Filters | None = None) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) for the query's content words."""
-        match = fts_query(query, common=self._common_words(query))
+    def bm25(self, query: str, limit: int, filters: Filters | None = None, *,
+             common: set[str] | frozenset[str] = frozenset()) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for the query's content words (those in
+        `common` left out while two others remain)."""
+        match = fts_query(query, common=common)
         if match is None:
             return []
         w = ", ".join(str(x) for x in BM25_WEIGHTS)

@@ -20,7 +20,7 @@ from assistant.index import IndexWriter, read_manifest
 from assistant.ingest.chunking import Chunker
 from assistant.ingest.sources import iter_documents
 from assistant.models import Chunk, Document, FactCheck, IngestReport
-from assistant.text import sentence_spans
+from assistant.text import sentence_spans, sentence_text
 
 EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
 
@@ -29,11 +29,6 @@ def embedding_text(title: str | None, section: str | None, text: str) -> str:
     """What the model sees for a chunk: its document title and section give it context."""
     head = " — ".join(p for p in (title, section) if p)
     return f"{head}\n{text}" if head else text
-
-
-def sentence_text(section: str | None, text: str) -> str:
-    """What the model sees for a sentence: its section heading gives it context."""
-    return f"{section}: {text}" if section else text
 
 
 def document_sentences(doc: Document, chunks: list[Chunk]) -> list[tuple[int, int, str | None]]:

@@ -4,19 +4,18 @@ and the verified quotes made of them."""
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass
 
-from assistant.index import IndexReader, Store
 import numpy as np
 
+from assistant.index import IndexReader, Store
 from assistant.models import Citation, Document, Filters, Quote, ScoredHit
 from assistant.search.features import (
     KINDS,
+    NAMES,
     bare_tokens,
     day_number,
-    NAMES,
     density,
     kind_match,
     question_shape,
@@ -31,6 +30,7 @@ from assistant.text import (
     blocks,
     content_terms,
     sentence_spans,
+    sentence_text,
     stems,
 )
 
@@ -117,7 +117,6 @@ class EvidenceFinder:
         store = self.reader.store
         docs: dict[str, Document] = {}
         cands: dict[tuple[str, int], Sentence] = {}
-        vectors: dict[tuple[str, int], np.ndarray] = {}
         stored = self.retriever.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
         doc_hits: dict[str, int] = {}
         for hit in hits:
@@ -134,21 +133,17 @@ class EvidenceFinder:
                 key = (doc.doc_id, s)
                 if key not in cands:
                     cands[key] = Sentence(doc=doc, start=s, end=e, section=hit.section,
-                                          chunk_rank=hit.rank, hit=hit)
-                    if vecs is not None:
-                        vectors[key] = vecs[i]
+                                          chunk_rank=hit.rank, hit=hit,
+                                          vector=None if vecs is None else vecs[i])
         sents = [s for s in cands.values()
                  if self.min_words <= 1 or len(s.text.split()) >= self.min_words]
         if not sents:
             return Candidates(question, [], {}, doc_hits)
-        todo = [s for s in sents if (s.doc.doc_id, s.start) not in vectors]
+        todo = [s for s in sents if s.vector is None]
         if todo:
-            fresh = embedder.embed([f"{s.section}: {s.text}" if s.section else s.text
-                                    for s in todo])
-            for s, v in zip(todo, fresh, strict=True):
-                vectors[(s.doc.doc_id, s.start)] = v
-        for s in sents:
-            s.vector = vectors[(s.doc.doc_id, s.start)]
+            for s, v in zip(todo, embedder.embed([sentence_text(s.section, s.text) for s in todo]),
+                            strict=True):
+                s.vector = v
         cos = np.vstack([s.vector for s in sents]) @ qvec
 
         weights = self.retriever.query_weights(question)

@@ -13,12 +13,14 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import QueryError
-from assistant.index import IndexReader, check_embedder, set_search_threads
+from assistant.index import IndexReader, check_embedder, fts_words, set_search_threads
 from assistant.models import Filters, ScoredHit
 from assistant.search.rerank import DEPTH, ChunkReranker, chunk_features
 from assistant.text import bounded_input, content_terms, stems
 
 Mode = Literal["hybrid", "dense", "bm25"]
+COMMON_SHARE = 0.1  # a query word in more than this share of the chunks is left out of BM25
+COMMON_MIN_CHUNKS = 500  # ... and in more than this many
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 
@@ -55,10 +57,10 @@ class Retriever:
         # Single queries: extra OpenMP threads only contend with the encoder on small machines.
         set_search_threads(1)
 
-    def idf(self, word: str) -> float:
-        """BM25-style inverse chunk frequency of a (lower-case) word: one primary-key read of
-        the store's counts (an FTS count in a store written before they were kept), memoised
-        for this generation."""
+    def chunk_count(self, word: str) -> int:
+        """In how many chunks a (lower-case) word occurs: one primary-key read of the store's
+        counts (an FTS count in a store written before they were kept), memoised for this
+        generation."""
         with self._df_lock:
             df = self._df.get(word)
         if df is None:
@@ -68,7 +70,22 @@ class Retriever:
                 df = store.term_chunk_count(word)
             with self._df_lock:
                 self._df[word] = df
+        return df
+
+    def idf(self, word: str) -> float:
+        """BM25-style inverse chunk frequency of a (lower-case) word."""
+        df = self.chunk_count(word)
         return math.log((self._chunks - df + 0.5) / (df + 0.5) + 1.0)
+
+    def common_words(self, query: str) -> set[str]:
+        """The query's words found in more than COMMON_SHARE (and COMMON_MIN_CHUNKS) of the
+        chunks. They weigh little in BM25 but make FTS5 score every chunk holding them: a long
+        question's BM25 took 24 ms p50 with them on a 36,000-chunk archive, 14 ms without, its
+        top-3 hits as good. In a small index such a word still discriminates, so none is."""
+        if not self.reader.store.has_chunk_words():
+            return set()
+        limit = max(COMMON_MIN_CHUNKS, COMMON_SHARE * self._chunks)
+        return {w for w in fts_words(query) if self.chunk_count(w) > limit}
 
     def sentences(self, ranges: list[tuple[str, int, int]]
                   ) -> dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]]:
@@ -110,7 +127,8 @@ class Retriever:
         lexical: list[tuple[int, float]] = []
         qvec: np.ndarray | None = None
         # BM25 (SQLite) runs beside the encoder and FAISS: both release the GIL while they work.
-        pending = (_POOL.submit(self.reader.store.bm25, query, n, filters)
+        common = self.common_words(query) if mode != "dense" else set()
+        pending = (_POOL.submit(self.reader.store.bm25, query, n, filters, common=common)
                    if mode == "hybrid" else None)
         try:
             if mode in ("hybrid", "dense"):
@@ -123,7 +141,7 @@ class Retriever:
             if pending is not None:
                 lexical = pending.result()
         if mode == "bm25":
-            lexical = self.reader.store.bm25(query, n, filters)
+            lexical = self.reader.store.bm25(query, n, filters, common=common)
 
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}

@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.answers import Turn
 from assistant.api.deps import ReadAccess, ServiceDep
 from assistant.api.sse import event_stream, sse, text_pieces
 from assistant.errors import QueryError
-from assistant.answers import Turn
 from assistant.models import Answer, Citation
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -69,7 +69,7 @@ async def models(_: ReadAccess) -> dict[str, Any]:
 
 
 @router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)")
-async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAccess):  # noqa: ANN201
+async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAccess):
     """The last user message is answered in the context of the earlier ones; `content` carries
     the answer with [n] markers and a source list, and `citations`/`quotes` carry the same as
     structured data beside `choices`."""
