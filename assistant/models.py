@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.errors import QueryError, SourceError
 
@@ -229,6 +229,11 @@ class Evidence(Result):
     quote: str
     citation: Citation
     probabilities: dict[str, float] = Field(default_factory=dict)
+    relevance: float = Field(0.0, ge=0, le=1, description="How much the sentence bears on the "
+                             "claim (the answer model's confidence), whatever its stance.")
+    reasons: list[str] = Field(default_factory=list, description=(
+        "Why the stance, detail by detail: \"amount differs: $240 billion (claim: $300 "
+        "billion)\", \"not stated: Japan\"."))
 
 
 class EarlierCheck(Result):
@@ -256,6 +261,14 @@ class Verdict(Result):
                                     description="Near-duplicate documents counted as one.")
     verifier: str = ""
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class EditorReview(Result):
+    """A fact-checker's own verdict on a claim, which exports carry in place of the checker's."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["supported", "refuted", "conflicting", "not_enough_info"]
+    note: str = Field("", max_length=2000, description="Why, in the editor's words.")
 
 
 class TextVerdicts(Result):

@@ -340,6 +340,16 @@ def test_check_claims_and_paragraphs(open_server):
     assert review["@type"] == "ClaimReview" and review["reviewRating"]["ratingValue"] == 1
     assert review["url"] == "https://news.example/c/1" and review["claimReviewed"] == TURKEY
     assert c.post("/v1/check/claimreview", json={"text": text}).status_code == 422
+    # An editor's verdict replaces the checker's in the export, which says it was edited.
+    r = c.post("/v1/check/claimreview", json={
+        "claim": TURKEY, "editor": {"verdict": "supported", "note": "Confirmed by the ministry."}})
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert edited["reviewRating"]["ratingValue"] == 5
+    assert edited["reviewRating"]["ratingExplanation"] == "Confirmed by the ministry."
+    assert "the automatic check said: Refuted" in edited["reviewBody"]
+    r = c.post("/v1/check/claimreview", json={"claim": TURKEY, "editor": {"verdict": "maybe"}})
+    assert r.status_code == 422
 
 
 def test_mcp_on_the_served_app_and_cli(open_server, index_dir):

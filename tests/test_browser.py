@@ -458,6 +458,34 @@ def test_desk_checks_a_claim_and_exports_it(page, service):
     cr = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
     assert cr["@type"] == "ClaimReview" and cr["reviewRating"]["ratingValue"] == 1
     assert cr["url"] == "https://news.example/checks/turkey"
+    assert "reviewBody" not in cr  # not edited
+
+    # The editor changes the verdict and adds a note; every export carries it, marked edited.
+    card.locator(".editor summary").click()
+    card.get_by_label("Verdict", exact=True).select_option("conflicting")
+    card.get_by_label("Editor's note").fill("A ministry statement says otherwise.")
+    sync_api.expect(card.locator(".shown-verdict .badge")).to_have_text("Conflicting sources")
+    sync_api.expect(card.locator(".shown-verdict .edited")).to_have_text("Edited")
+    with page.expect_download() as got:
+        card.get_by_role("button", name="Markdown").click()
+    md = Path(got.value.path()).read_text(encoding="utf-8")
+    assert "**Verdict:** Conflicting sources (edited by the editor; the checker said Refuted" in md
+    assert "**Editor's note:** A ministry statement says otherwise." in md
+    with page.expect_download() as got:
+        card.get_by_role("button", name="JSON").click()
+    data = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
+    assert data["verdict"] == "refuted"  # the checker's own verdict is kept beside the editor's
+    assert data["editor"] == {"verdict": "conflicting", "note": "A ministry statement says "
+                              "otherwise.", "edited": True, "checker_verdict": "refuted"}
+    with page.expect_download() as got:
+        card.get_by_role("button", name="ClaimReview").click()
+    cr = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
+    assert cr["reviewRating"]["ratingValue"] == 3
+    assert cr["reviewRating"]["ratingExplanation"] == "A ministry statement says otherwise."
+    assert cr["reviewBody"].startswith("Verdict edited by the newsroom")
+    card.get_by_role("button", name="Reset").click()
+    sync_api.expect(card.locator(".shown-verdict .badge")).to_have_text("Refuted")
+    sync_api.expect(card.locator(".shown-verdict .edited")).to_have_count(0)
 
     sync_api.expect(page.locator("#toast")).not_to_have_class(re.compile("show"))
     page.set_viewport_size(PHONE)

@@ -82,6 +82,38 @@ def test_negated_claim_is_refuted_by_still(checker: Checker) -> None:
     assert "still receives Russian gas" in v.evidence[0].quote
 
 
+@pytest.mark.parametrize(("claim", "reason"), [
+    ("Trade between China and Russia will reach $300 billion in 2023.", "amount differs"),
+    ("Putin attended the BRICS summit in Johannesburg in person.", "modality differs"),
+    ("Japan hosted military exercises with Russia this year.", "place differs"),
+    ("North Korea has admitted sending artillery shells to Russia.", "modality differs"),
+])
+def test_a_claim_with_a_wrong_detail_is_never_supported(checker: Checker, claim: str,
+                                                        reason: str) -> None:
+    """The issue's four on-topic false claims: refuted (or conflicting), each saying why."""
+    v = checker.check(claim)
+    assert v.verdict in ("refuted", "conflicting"), (v.verdict, [e.reasons for e in v.evidence])
+    assert not any(e.stance == "supports" and any(not r.startswith("not stated")
+                                                  for r in e.reasons) for e in v.evidence)
+    why = [r for e in v.evidence if e.stance == "refutes" for r in e.reasons]
+    assert any(r.startswith(reason) for r in why), why
+    assert_verbatim(v, checker.retriever.reader.store)
+
+
+def test_true_details_still_support(checker: Checker) -> None:
+    v = checker.check("Bilateral trade between China and Russia will reach a record $240 "
+                      "billion in 2023.")
+    assert v.verdict == "supported", [(e.stance, e.reasons) for e in v.evidence]
+    best = next(e for e in v.evidence if e.stance == "supports")
+    assert "$240 billion" in best.quote and not best.reasons
+    assert 0 < v.confidence < 1
+
+
+def test_not_enough_info_has_a_real_confidence(checker: Checker) -> None:
+    v = checker.check("Brazil supplies tanks to Russia.")
+    assert v.verdict == "not_enough_info" and 0 < v.confidence < 1
+
+
 def test_bad_claims(checker: Checker) -> None:
     for bad, words in (("", "empty"), ("   ", "empty"), ("x" * 1001, "limit")):
         with pytest.raises(QueryError, match=words):
@@ -139,6 +171,19 @@ def test_seeds_claims_evaluation_meets_the_bar(tmp_path: Path, embedder: Any) ->
                               Service(load_settings(index=tmp_path / "index"), embedder))
     assert claims_gate_failures(result) == [], result
     assert result["verbatim_rate"] == 1.0 and result["source_cited"] == 1.0
+
+
+def test_perturbed_claims_no_false_one_is_supported(tmp_path: Path, embedder: Any) -> None:
+    """The generated set (scripts/perturb.py): no false claim supported, ≥ 3/4 true ones are."""
+    from assistant.config import load_settings
+    from assistant.eval import perturbed_gate_failures, run_perturbed
+    from assistant.service import Service
+
+    result = run_perturbed(REPO / "eval" / "seeds-perturbed.jsonl", CORPUS,
+                           Service(load_settings(index=tmp_path / "index"), embedder))
+    assert result["false_claims"] >= 100 and result["true_claims"] >= 50
+    assert perturbed_gate_failures(result) == [], result["false_supported"]
+    assert result["verbatim_rate"] == 1.0
 
 
 # --- earlier fact-checks (ClaimReview) -----------------------------------------------------------

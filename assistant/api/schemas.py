@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from assistant.models import EditorReview
 from assistant.models import Filters as CoreFilters
 from assistant.models import SearchHit
 
@@ -188,3 +189,10 @@ class CheckRequest(Filtered):
         if (self.claim is None) == (self.text is None):
             raise ValueError("send either `claim` (one statement) or `text` (a paragraph)")
         return self
+
+
+class ClaimReviewRequest(CheckRequest):
+    """One claim to export as ClaimReview, with the editor's verdict and note if they changed it."""
+
+    editor: EditorReview | None = Field(None, description="The fact-checker's verdict and note; "
+                                        "the export rates the claim by it and says it was edited.")

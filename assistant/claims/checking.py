@@ -7,12 +7,21 @@ import time
 
 from assistant.answers import Calibration
 from assistant.claims.dedup import groups
+from assistant.claims.details import Aligner, Alignment
 from assistant.claims.factchecks import matches
-from assistant.claims.stance import StanceVerifier
+from assistant.claims.stance import Stance, StanceVerifier
+from assistant.claims.verdict import VerdictModel
 from assistant.config import Settings
 from assistant.errors import QueryError
 from assistant.models import EarlierCheck, Evidence, FactCheck, Filters, Verdict
-from assistant.search import EvidenceFinder, Retriever, correct, expand_dependent, verified_quote
+from assistant.search import (
+    EvidenceFinder,
+    Retriever,
+    Sentence,
+    correct,
+    expand_dependent,
+    verified_quote,
+)
 from assistant.text import bounded_input, normalize_text, sentence_spans
 
 MAX_EVIDENCE = 8
@@ -20,6 +29,24 @@ MAX_EVIDENCE = 8
 # this confidence (lower than for answers: a refuting sentence shares less wording).
 RELEVANCE = 0.3
 STANCE_MIN = 0.5  # a stance probability below this is not taken as that stance
+CONTEXT_CHARS = 400  # text before a sentence that may name what it leaves implicit
+
+
+def constrain(stance: Stance, alignment: Alignment) -> Stance:
+    """A stance the details allow: a sentence that states a detail differently cannot support
+    (its support turns to refutation); one that leaves a detail unstated is neutral at most."""
+    if not alignment.blocks_support or stance.supports == 0.0:
+        return stance
+    if alignment.contradicts:
+        return Stance(supports=0.0, refutes=stance.refutes + stance.supports,
+                      neutral=stance.neutral)
+    return Stance(supports=0.0, refutes=stance.refutes, neutral=stance.neutral + stance.supports)
+
+
+def context_of(s: Sentence) -> str:
+    """What a reader of the sentence already knows: headline, section and the text before it."""
+    before = s.doc.text[max(0, s.start - CONTEXT_CHARS): s.start]
+    return "\n".join(p for p in (s.doc.title, s.section or "", before) if p)
 
 def check_claim_text(claim: object, settings: Settings) -> str:
     """The stripped claim, or a QueryError saying what is wrong with it."""
@@ -31,12 +58,17 @@ class Checker:
     """Checks claims against one index generation with one stance verifier."""
 
     def __init__(self, retriever: Retriever, verifier: StanceVerifier, *,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None,
+                 verdicts: VerdictModel | None | bool = True) -> None:
         self.retriever = retriever
         self.verifier = verifier
         self.finder = EvidenceFinder(retriever, chunks=12)
         self.calibration = calibration or Calibration.load()
         self.settings = retriever.settings
+        # The trained verdict model by default; False keeps the plain rule of `_decide`.
+        self.verdicts = VerdictModel.load() if verdicts is True else (verdicts or None)
+        # One parser and memo for the verifier's features and the checker's constraint.
+        self.aligner = getattr(verifier, "aligner", None) or Aligner(self.settings.spacy_model)
         self._fact_checks: tuple[list[FactCheck], object] | None = None
 
     def earlier_checks(self, claim: str) -> list[EarlierCheck]:
@@ -61,12 +93,17 @@ class Checker:
         scored = [(s, c) for s in sents
                   if (c := self.calibration.confidence(s.features())) >= RELEVANCE][:MAX_EVIDENCE]
         relevant = [expand_dependent(s) for s, _ in scored]
-        stances = self.verifier.judge(query, [s.text for s in relevant])
+        contexts = [context_of(s) for s in relevant]
+        self.aligner.parse_many([claim, *(s.text for s in relevant), *contexts])
+        stances = self.verifier.judge(query, [s.text for s in relevant], contexts=contexts)
+        alignments = [self.aligner.align(claim, s.text, ctx)
+                      for s, ctx in zip(relevant, contexts, strict=True)]
+        stances = [constrain(st, al) for st, al in zip(stances, alignments, strict=True)]
         judged = time.perf_counter()
 
         evidence: list[Evidence] = []
         store = self.retriever.reader.store
-        for s, (_, relevance), st in zip(relevant, scored, stances, strict=True):
+        for s, (_, relevance), st, al in zip(relevant, scored, stances, alignments, strict=True):
             quote = verified_quote(store, s, len(evidence) + 1)
             if quote is None:
                 continue
@@ -75,7 +112,9 @@ class Checker:
                 stance=label, score=round(relevance * getattr(st, label), 4), quote=quote.text,
                 citation=quote.citation, probabilities={
                     "supports": round(st.supports, 4), "refutes": round(st.refutes, 4),
-                    "neutral": round(st.neutral, 4)}))
+                    "neutral": round(st.neutral, 4)},
+                relevance=round(relevance, 4),
+                reasons=al.reasons() if label != "neutral" or al.blocks_support else []))
         # Strongest evidence first: decided stances before neutral ones.
         evidence.sort(key=lambda e: (e.stance == "neutral", -e.score))
         for n, e in enumerate(evidence, start=1):
@@ -87,7 +126,10 @@ class Checker:
         group_of = {doc: i for i, members in enumerate(clusters) for doc in members}
         supporting = {group_of[e.citation.doc_id] for e in evidence if e.stance == "supports"}
         refuting = {group_of[e.citation.doc_id] for e in evidence if e.stance == "refutes"}
-        verdict, confidence = _decide(evidence, supporting, refuting)
+        if self.verdicts is not None:
+            verdict, confidence = self.verdicts.decide(evidence, len(supporting), len(refuting))
+        else:
+            verdict, confidence = _decide(evidence, supporting, refuting)
         return Verdict(
             claim=claim, verdict=verdict, confidence=confidence, fact_checks=earlier,
             evidence=evidence,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import QueryError
-from assistant.models import FactCheck, Verdict
+from assistant.models import EditorReview, FactCheck, Verdict
 from assistant.text import is_http_url
 
 SCHEMA_ORG = "https://schema.org"
@@ -55,13 +55,16 @@ def check_publish_url(url: str) -> str:
 
 
 def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = "",
-           today: date | None = None) -> dict[str, Any]:
-    """A finished check as ClaimReview JSON-LD, ready to publish (citations are the evidence)."""
+           today: date | None = None, editor: EditorReview | None = None) -> dict[str, Any]:
+    """A finished check as ClaimReview JSON-LD, ready to publish (citations are the evidence);
+    an editor's verdict, when given, is the rating, and the review says it was edited."""
     check_publish_url(url)
-    value, label = RATING[verdict.verdict]
+    value, label = RATING[editor.verdict if editor else verdict.verdict]
     rating: dict[str, Any] = {"@type": "Rating", "alternateName": label}
     if value is not None:
         rating.update(ratingValue=value, bestRating=5, worstRating=1)
+    if editor is not None and editor.note.strip():
+        rating["ratingExplanation"] = editor.note.strip()
     org: dict[str, Any] = {"@type": "Organization", "name": author}
     if author_url and is_http_url(author_url):
         org["url"] = author_url
@@ -73,6 +76,11 @@ def export(verdict: Verdict, *, author: str, author_url: str = "", url: str = ""
     }
     if url:
         out["url"] = url
+    if editor is not None:
+        said = RATING[verdict.verdict][1]
+        out["reviewBody"] = " ".join(filter(None, [
+            f"Verdict edited by the newsroom (the automatic check said: {said}).",
+            editor.note.strip()]))
     cited = []
     for e in verdict.evidence:
         if e.stance == "neutral":

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from assistant.claims.details import Aligner, Alignment
 from assistant.errors import ConfigError, ModelError
 from assistant.text import content_terms, stems
 
@@ -68,11 +69,20 @@ _NOT_NAMES = frozenset(
 FEATURES = ("bias", "cos", "coverage", "neg_claim_only", "neg_sentence_only", "neg_both",
             "denial_claim_only", "denial_sentence_only", "antonym", "num_match", "num_mismatch",
             "names_missing", "cov_x_neg_claim", "cov_x_neg_sentence", "cov_x_denial_sentence",
-            "cov_x_antonym", "cov_x_num_mismatch")
+            "cov_x_antonym", "cov_x_num_mismatch",
+            # detail alignment (assistant.claims.details)
+            "detail_number_differs", "detail_name_differs", "detail_number_missing",
+            "detail_name_missing", "details_matched", "flip_negation", "flip_modality",
+            "flip_direction", "hedge_sentence_only", "cov_x_differs", "cov_x_flip",
+            "cov_x_missing", "cos_x_missing")
 
 
 CONTRADICTION_CUES = ("neg_claim_only", "neg_sentence_only", "denial_sentence_only", "antonym",
-                      "num_mismatch")
+                      "num_mismatch", "detail_number_differs", "detail_name_differs",
+                      "flip_negation", "flip_modality", "flip_direction")
+_HEDGE = re.compile(r"\b(?:may|might|could|possibly|perhaps|reportedly|allegedly|likely|"
+                    r"unlikely|suggests?|suggested|appears?|seems?|potential(?:ly)?|expected)\b",
+                    re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +105,10 @@ class StanceVerifier(Protocol):
 
     name: str
 
-    def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
-        """One Stance per sentence, in order."""
+    def judge(self, claim: str, sentences: list[str], *,
+              contexts: list[str] | None = None) -> list[Stance]:
+        """One Stance per sentence, in order; `contexts` (what precedes each sentence: headline,
+        section, earlier text) may be used or ignored."""
         ...
 
 
@@ -124,7 +136,7 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
-def pair_features(claim: str, sentence: str, cos: float) -> np.ndarray:
+def pair_features(claim: str, sentence: str, cos: float, alignment: Alignment) -> np.ndarray:
     """The signals of one (claim, sentence) pair, in FEATURES order."""
     c_stems, s_stems = set(_stems(claim)), set(_stems(sentence))
     coverage = len(c_stems & s_stems) / len(c_stems) if c_stems else 0.0
@@ -139,10 +151,27 @@ def pair_features(claim: str, sentence: str, cos: float) -> np.ndarray:
     names_missing = sum(n not in low for n in names) / len(names) if names else 0.0
     neg_c_only, neg_s_only = float(neg_c and not neg_s), float(neg_s and not neg_c)
     den_s_only = float(den_s and not den_c)
+    a = alignment
+    n_num = sum(d.is_number for d in a.matched) + sum(c.is_number for c, _ in a.differs) + \
+        sum(d.is_number for d in a.missing)
+    n_name = len(a.matched) + len(a.differs) + len(a.missing) - n_num
+    num_differs = float(any(c.is_number for c, _ in a.differs))
+    name_differs = float(any(not c.is_number for c, _ in a.differs))
+    num_missing = sum(d.is_number for d in a.missing) / n_num if n_num else 0.0
+    name_missing = sum(not d.is_number for d in a.missing) / n_name if n_name else 0.0
+    flips = {f.split(" ", 1)[0] for f in a.flips}
+    flip_any = float(bool(flips))
+    differs = max(num_differs, name_differs)
+    missing = max(num_missing, name_missing)
+    hedge = float(bool(_HEDGE.search(sentence)) and not _HEDGE.search(claim))
     return np.array([1.0, cos, coverage, neg_c_only, neg_s_only, float(neg_c and neg_s),
                      float(den_c and not den_s), den_s_only, antonym, num_match, num_mismatch,
                      names_missing, coverage * neg_c_only, coverage * neg_s_only,
-                     coverage * den_s_only, coverage * antonym, coverage * num_mismatch])
+                     coverage * den_s_only, coverage * antonym, coverage * num_mismatch,
+                     num_differs, name_differs, num_missing, name_missing,
+                     min(len(a.matched), 3) / 3, float("negation" in flips),
+                     float("modality" in flips), float("direction" in flips), hedge,
+                     coverage * differs, coverage * flip_any, coverage * missing, cos * missing])
 
 
 class FeatureVerifier:
@@ -150,8 +179,10 @@ class FeatureVerifier:
 
     name = "features"
 
-    def __init__(self, embedder: Embedder, model_path: Path = MODEL_PATH) -> None:
+    def __init__(self, embedder: Embedder, model_path: Path = MODEL_PATH, *,
+                 aligner: Aligner | None = None) -> None:
         self.embedder = embedder
+        self.aligner = aligner or Aligner()
         try:
             data = json.loads(model_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -162,15 +193,27 @@ class FeatureVerifier:
                              "scripts/train_stance.py")
         self.weights = np.array(data["weights"], dtype=np.float64)  # (3, len(FEATURES))
         self.classes = tuple(data["classes"])
+        # Fitted on held-out pairs so that a stance's probability means its accuracy.
+        self.temperature = float(data.get("temperature", 1.0))
 
-    def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
-        """Stances from the trained model."""
+    def judge(self, claim: str, sentences: list[str], *,
+              contexts: list[str] | None = None) -> list[Stance]:
+        """Stances from the trained model; a context may state a name the sentence leaves out."""
         if not sentences:
             return []
+        contexts = contexts or [""] * len(sentences)
         vecs = self.embedder.embed([claim, *sentences])
         cos = vecs[1:] @ vecs[0]
-        x = np.vstack([pair_features(claim, s, float(c)) for s, c in zip(sentences, cos, strict=True)])
+        self.aligner.parse_many([claim, *sentences, *contexts])
+        x = np.vstack([pair_features(claim, s, float(c), self.aligner.align(claim, s, ctx))
+                       for s, c, ctx in zip(sentences, cos, contexts, strict=True)])
+        return self.stances(x)
+
+    def stances(self, x: np.ndarray) -> list[Stance]:
+        """Stances from feature rows (FEATURES order): the model, then the rules it must obey."""
         probs = softmax(x @ self.weights.T)
+        if self.temperature != 1.0:
+            probs = softmax(np.log(np.clip(probs, 1e-12, None)) / self.temperature)
         refutes, neutral = self.classes.index("refutes"), self.classes.index("neutral")
         denial_only = x[:, FEATURES.index("denial_claim_only")] > 0
         # "X denies Y" cannot be refuted by a sentence that only reports Y: without a denial of
@@ -237,8 +280,9 @@ class NLIVerifier:
             raise ModelError(f"NLI model {model!r} has labels {sorted(labels.values())}; expected "
                              "entailment, contradiction and neutral")
 
-    def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
-        """Premise = evidence sentence, hypothesis = claim."""
+    def judge(self, claim: str, sentences: list[str], *,
+              contexts: list[str] | None = None) -> list[Stance]:
+        """Premise = evidence sentence, hypothesis = claim (contexts are not read)."""
         if not sentences:
             return []
         import torch
@@ -278,8 +322,10 @@ class LLMVerifier:
         self.api_key = api_key
         self.timeout = timeout
 
-    def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
-        """One request for all sentences; anything unparseable counts as neutral."""
+    def judge(self, claim: str, sentences: list[str], *,
+              contexts: list[str] | None = None) -> list[Stance]:
+        """One request for all sentences; anything unparseable counts as neutral (contexts
+        are not sent)."""
         if not sentences:
             return []
         import httpx
@@ -320,7 +366,7 @@ def parse_llm_stances(content: str, n: int) -> list[str]:
 def load_verifier(settings: Settings, embedder: Embedder) -> StanceVerifier:
     """The verifier the settings ask for."""
     if settings.verifier == "features":
-        return FeatureVerifier(embedder)
+        return FeatureVerifier(embedder, aligner=Aligner(settings.spacy_model))
     if settings.verifier == "nli":
         if not settings.nli_model:
             raise ConfigError("ASSISTANT_VERIFIER=nli needs ASSISTANT_NLI_MODEL (a Hugging Face "

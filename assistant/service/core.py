@@ -12,11 +12,13 @@ from typing import Any
 
 from assistant.answers import Conversations, FollowUp, Turn, check_question, resolve
 from assistant.claims import (
+    Aligner,
     Checker,
     Stance,
     StanceVerifier,
     check_claim_text,
     check_publish_url,
+    constrain,
     export,
     load_verifier,
 )
@@ -35,6 +37,7 @@ from assistant.models import (
     Answer,
     ChatReply,
     Document,
+    EditorReview,
     FactCheck,
     Filters,
     IngestReport,
@@ -236,8 +239,12 @@ class Service:
             return self._verifier
 
     def judge(self, claim: str, sentences: list[str]) -> list[Stance]:
-        """The stance of each sentence towards a claim (no index needed)."""
-        return self.verifier().judge(claim, sentences)
+        """The stance of each sentence towards a claim (no index needed), with the detail
+        constraint the checker applies: no support from a sentence whose details disagree."""
+        verifier = self.verifier()
+        aligner = getattr(verifier, "aligner", None) or Aligner(self.settings.spacy_model)
+        return [constrain(st, aligner.align(claim, s))
+                for st, s in zip(verifier.judge(claim, sentences), sentences, strict=True)]
 
     def _checker(self, gen: Generation) -> Checker:
         verifier = self.verifier()  # its own lock: an NLI model loading holds up no answer
@@ -257,13 +264,14 @@ class Service:
             verdicts = self._checker(gen).check_text(text, filters=filters)
         return TextVerdicts(text=text, claims=verdicts)
 
-    def claimreview(self, claim: str, *, url: str = "", filters: Filters | None = None
-                    ) -> dict[str, Any]:
-        """A check of one claim as schema.org ClaimReview JSON-LD, authored by the newsroom."""
+    def claimreview(self, claim: str, *, url: str = "", filters: Filters | None = None,
+                    editor: EditorReview | None = None) -> dict[str, Any]:
+        """A check of one claim as schema.org ClaimReview JSON-LD, authored by the newsroom (with
+        the editor's verdict in place of the checker's, when one is given)."""
         check_publish_url(url)  # said before the check, not after it
         verdict = self.check(claim, filters=filters)
         return export(verdict, author=self.settings.publisher_name,
-                      author_url=self.settings.publisher_url, url=url)
+                      author_url=self.settings.publisher_url, url=url, editor=editor)
 
     def get_document(self, doc_id: str) -> Document | None:
         """A stored document by id."""

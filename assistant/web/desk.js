@@ -371,7 +371,7 @@
       const li = el("li");
       const a = el("a");
       a.href = `#claim-${i + 1}`;
-      a.appendChild(badge(v.verdict, true));
+      a.appendChild(badge(finalVerdict(v), true));
       a.appendChild(el("span", "claim-text", v.claim));
       li.appendChild(a);
       list.appendChild(li);
@@ -405,7 +405,20 @@
     if ((v.fact_checks || []).length) top.appendChild(earlierChecks(v.fact_checks));
 
     const row = el("div", "v-row");
-    row.appendChild(badge(v.verdict));
+    const shown = el("span", "shown-verdict");
+    const paintVerdict = () => {
+      shown.textContent = "";
+      shown.appendChild(badge(finalVerdict(v)));
+      if (v.editor) {
+        const tag = el("span", "edited", "Edited");
+        tag.title = `The checker said: ${VERDICT[v.verdict] || v.verdict}`;
+        shown.appendChild(tag);
+      }
+      const link = document.querySelector(`a[href="#claim-${index}"] .badge`);
+      if (link) link.replaceWith(badge(finalVerdict(v), true));
+    };
+    paintVerdict();
+    row.appendChild(shown);
     const conf = el("span", "conf");
     const meter = el("span", "meter");
     meter.setAttribute("role", "img");
@@ -430,6 +443,7 @@
     top.appendChild(row);
 
     card.appendChild(evidenceSection(v));
+    card.appendChild(editorPanel(v, index, paintVerdict));
 
     const foot = el("footer", "v-foot");
     const bits = [];
@@ -445,10 +459,57 @@
     url.placeholder = "Fact-check URL (optional)";
     url.setAttribute("aria-label", "Where the fact-check will be published (optional, for ClaimReview)");
     exp.appendChild(url);
-    exp.appendChild(btn("ClaimReview", "down", (e) => exportClaimReview(v.claim, url.value.trim(), e.currentTarget)));
+    exp.appendChild(btn("ClaimReview", "down", (e) => exportClaimReview(v, url.value.trim(), e.currentTarget)));
     foot.appendChild(exp);
     card.appendChild(foot);
     return card;
+  }
+
+  /** The verdict exports carry: the editor's when they changed it, else the checker's. */
+  const finalVerdict = (v) => (v.editor ? v.editor.verdict : v.verdict);
+
+  /** Change the verdict and add a note before export; exports then say it was edited. */
+  function editorPanel(v, index, repaint) {
+    const box = el("details", "editor");
+    const sum = el("summary", null, "Edit verdict");
+    box.appendChild(sum);
+    const form = el("div", "editor-form");
+    const pick = el("select");
+    pick.id = `claim-${index}-editor-verdict`;
+    for (const [value, label] of Object.entries(VERDICT)) {
+      const o = el("option", null, label);
+      o.value = value;
+      pick.appendChild(o);
+    }
+    pick.value = finalVerdict(v);
+    const pickLabel = el("label", null, "Verdict");
+    pickLabel.htmlFor = pick.id;
+    const note = el("textarea");
+    note.id = `claim-${index}-editor-note`;
+    note.maxLength = 2000;
+    note.rows = 3;
+    note.placeholder = "Why (shown in the exports)";
+    note.value = v.editor ? v.editor.note : "";
+    const noteLabel = el("label", null, "Editor's note");
+    noteLabel.htmlFor = note.id;
+    const reset = btn("Reset", null, () => {
+      pick.value = v.verdict;
+      note.value = "";
+      update();
+    });
+    const update = () => {
+      const text = note.value.trim();
+      v.editor = pick.value !== v.verdict || text
+        ? { verdict: pick.value, note: text, edited: true, checker_verdict: v.verdict } : undefined;
+      repaint();
+      ui.announce.textContent = v.editor
+        ? `Verdict set to ${VERDICT[pick.value]} by the editor.` : "Verdict back to the checker's.";
+    };
+    pick.addEventListener("change", update);
+    note.addEventListener("input", update);
+    form.append(pickLabel, pick, noteLabel, note, reset);
+    box.appendChild(form);
+    return box;
   }
 
   function earlierChecks(checks) {
@@ -588,6 +649,12 @@
 
       const q = el("td", "col-quote");
       q.appendChild(el("p", "quote", e.quote));
+      if ((e.reasons || []).length) {
+        const why = el("ul", "reasons");
+        why.setAttribute("aria-label", "Why");
+        for (const r of e.reasons) why.appendChild(el("li", null, r));
+        q.appendChild(why);
+      }
       tr.appendChild(q);
 
       const src = el("td", "col-source");
@@ -643,7 +710,13 @@
   function markdownVerdict(v, level) {
     const h = "#".repeat(level);
     const out = [];
-    out.push(`**Verdict:** ${VERDICT[v.verdict] || v.verdict} (confidence ${pct(v.confidence)})  `);
+    if (v.editor) {
+      out.push(`**Verdict:** ${VERDICT[v.editor.verdict] || v.editor.verdict} (edited by the ` +
+        `editor; the checker said ${VERDICT[v.verdict] || v.verdict}, confidence ${pct(v.confidence)})  `);
+      if (v.editor.note) out.push(`**Editor's note:** ${md(v.editor.note)}  `);
+    } else {
+      out.push(`**Verdict:** ${VERDICT[v.verdict] || v.verdict} (confidence ${pct(v.confidence)})  `);
+    }
     out.push(`**Sources:** ${v.sources_supporting} supporting, ${v.sources_refuting} refuting ` +
       "(distinct stories; near-duplicates counted once)", "");
     if ((v.fact_checks || []).length) {
@@ -670,6 +743,7 @@
     foldDuplicates(sorted, v).forEach(({ e, copies }, i) => {
       const same = dups.get(e.citation.doc_id);
       out.push(`${i + 1}. **${STANCE[e.stance] || e.stance}** — “${md(e.quote)}”  `);
+      if ((e.reasons || []).length) out.push(`   _Why:_ ${e.reasons.map(md).join("; ")}  `);
       out.push(`   ${cite(e.citation)}${!copies.length && same && same.length
         ? ` (near-duplicate of ${same.map(md).join(", ")})` : ""}${copies.length ? "  " : ""}`);
       for (const copy of copies) out.push(`   Also in (near-duplicate, counted once): ${cite(copy.citation)}  `);
@@ -711,11 +785,14 @@
     toast("JSON exported");
   }
 
-  async function exportClaimReview(claim, url, button) {
+  async function exportClaimReview(v, url, button) {
+    const claim = v.claim;
     button.disabled = true;
     try {
       const path = "v1/check/claimreview" + (url ? `?url=${encodeURIComponent(url)}` : "");
-      const res = await postJSON(path, { claim });
+      const body = { claim };
+      if (v.editor) body.editor = { verdict: v.editor.verdict, note: v.editor.note };
+      const res = await postJSON(path, body);
       if (!res.ok) throw await failure(res);
       const review = await res.json();
       download(`claimreview-${slug(claim)}.jsonld`, "application/ld+json", JSON.stringify(review, null, 2) + "\n");

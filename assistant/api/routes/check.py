@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.api.deps import ReadAccess, ServiceDep
-from assistant.api.schemas import CheckRequest, Error
+from assistant.api.schemas import CheckRequest, ClaimReviewRequest, Error
 from assistant.errors import QueryError
 from assistant.models import TextVerdicts, Verdict
 
@@ -32,7 +32,7 @@ async def check(body: CheckRequest, service: ServiceDep, _: ReadAccess) -> Verdi
              summary="Check a claim and export it as ClaimReview JSON-LD",
              responses={422: {"model": Error}})
 async def check_claimreview(
-    body: CheckRequest, service: ServiceDep, _: ReadAccess,
+    body: ClaimReviewRequest, service: ServiceDep, _: ReadAccess,
     url: str = Query("", max_length=2000, description="Where the fact-check will be published."),
 ) -> dict[str, Any]:
     """The finished check as schema.org ClaimReview JSON-LD, ready to publish: the verdict as
@@ -40,4 +40,4 @@ async def check_claimreview(
     if body.claim is None:
         raise QueryError("ClaimReview export takes one `claim`, not `text`")
     return await run_in_threadpool(service.claimreview, body.claim, url=url,
-                                   filters=body.core_filters())
+                                   filters=body.core_filters(), editor=body.editor)

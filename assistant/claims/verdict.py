@@ -1,0 +1,102 @@
+"""A claim's verdict from its evidence: a small trained model over what the evidence says
+(`scripts/train_verdict.py` writes assistant/data/verdict_model.json), inside rules that no
+model may break:
+- "supported" needs a sentence that supports the claim with every detail agreeing, and
+  "refuted" a sentence that refutes it;
+- a claim that a sentence contradicts by a detail (a number, name, date, negation, modality or
+  direction stated differently) is never "supported": with support elsewhere it is
+  "conflicting";
+- the confidence is the model's probability for the verdict, so "not enough info" has one too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ModelError
+from assistant.models import Evidence
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "verdict_model.json"
+VERDICTS = ("supported", "refuted", "not_enough_info")
+FEATURES = ("bias", "supports_max", "refutes_max", "supports_relevance", "refutes_relevance",
+            "sources_supporting", "sources_refuting", "evidence", "relevance_max",
+            "detail_refutes", "supports_x_relevance", "refutes_x_relevance")
+# Both sides at least this likely, neither clearly ahead: the sources conflict.
+CONFLICT_FLOOR = 0.3
+CONFLICT_MARGIN = 0.25
+MAX_SOURCES = 3
+
+
+def detail_refutes(e: Evidence) -> bool:
+    """Evidence that refutes because a detail is stated differently (not just left out)."""
+    return e.stance == "refutes" and any(not r.startswith("not stated") for r in e.reasons)
+
+
+def claim_features(evidence: list[Evidence], supporting: int, refuting: int) -> np.ndarray:
+    """The signals of one claim's evidence, in FEATURES order."""
+    def best(stance: str) -> tuple[float, float]:
+        rows = [(e.probabilities.get(stance, 0.0), e.relevance) for e in evidence]
+        return max(rows, default=(0.0, 0.0))
+
+    s_max, s_rel = best("supports")
+    r_max, r_rel = best("refutes")
+    return np.array([1.0, s_max, r_max, s_rel, r_rel, min(supporting, MAX_SOURCES) / MAX_SOURCES,
+                     min(refuting, MAX_SOURCES) / MAX_SOURCES, min(len(evidence), 8) / 8,
+                     max((e.relevance for e in evidence), default=0.0),
+                     float(any(detail_refutes(e) for e in evidence)), s_max * s_rel, r_max * r_rel])
+
+
+class VerdictModel:
+    """Multinomial logistic weights over FEATURES, read from the JSON the training script writes."""
+
+    def __init__(self, weights: np.ndarray, temperature: float = 1.0) -> None:
+        self.weights = weights  # (len(VERDICTS), len(FEATURES))
+        # Fitted on held-out claims, so that a verdict's confidence reads as its accuracy.
+        self.temperature = temperature
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> VerdictModel:
+        """Read the model; a ModelError says how to rebuild it."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the verdict model {path}: {exc} (run "
+                             "scripts/train_verdict.py)") from None
+        if tuple(data["features"]) != FEATURES or tuple(data["classes"]) != VERDICTS:
+            raise ModelError(f"{path} was trained on other features; rerun "
+                             "scripts/train_verdict.py")
+        return cls(np.array(data["weights"], dtype=np.float64),
+                   float(data.get("temperature", 1.0)))
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(supported, refuted, not enough info) before the rules."""
+        z = (self.weights @ x) / self.temperature
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    def decide(self, evidence: list[Evidence], supporting: int, refuting: int
+               ) -> tuple[str, float]:
+        """The verdict and its confidence, within the rules of this module."""
+        return self.decide_features(claim_features(evidence, supporting, refuting))
+
+    def decide_features(self, x: np.ndarray) -> tuple[str, float]:
+        """`decide` from a feature row (FEATURES order)."""
+        p = self.probabilities(x)
+        supporting, refuting = x[FEATURES.index("sources_supporting")] > 0, \
+            x[FEATURES.index("sources_refuting")] > 0
+        allowed = np.array([supporting, refuting, True])
+        # The choice is among the verdicts the evidence allows; the confidence is the model's
+        # unrestricted belief in it (no support found is not proof that there is none, so a
+        # "not enough info" is not 100% sure just because nothing else was allowed).
+        q = np.where(allowed, p, 0.0)
+        s, r, n = (float(v) for v in p)
+        if supporting and refuting and min(s, r) >= CONFLICT_FLOOR * (s + r) + 0.0 \
+                and abs(s - r) < CONFLICT_MARGIN:
+            return "conflicting", round(s + r, 3)
+        verdict = VERDICTS[int(np.argmax(q))]
+        if verdict == "supported" and x[FEATURES.index("detail_refutes")] > 0:
+            return "conflicting", round(s + r, 3)
+        return verdict, round(float(p[VERDICTS.index(verdict)]), 3)

@@ -1,0 +1,55 @@
+"""The shipped verdict model inside its rules: no verdict without the evidence it names, no
+"supported" where a detail contradicts, a real confidence for "not enough info"."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.claims.verdict import VerdictModel, claim_features
+from assistant.models import Citation, Evidence
+
+
+def evidence(stance: str, supports: float, refutes: float, *, relevance: float = 0.8,
+             reasons: list[str] | None = None) -> Evidence:
+    neutral = max(0.0, 1.0 - supports - refutes)
+    quote = "A sentence of a source."
+    return Evidence(stance=stance, score=relevance, quote=quote, relevance=relevance,
+                    probabilities={"supports": supports, "refutes": refutes, "neutral": neutral},
+                    reasons=reasons or [],
+                    citation=Citation(n=1, doc_id="d", title=None, publisher=None, url=None,
+                                      published=None, source="d.txt", char_start=0,
+                                      char_end=len(quote), quote=quote))
+
+
+@pytest.fixture(scope="module")
+def model() -> VerdictModel:
+    return VerdictModel.load()
+
+
+def test_strong_support_is_supported_with_a_confidence_below_one(model: VerdictModel) -> None:
+    verdict, confidence = model.decide([evidence("supports", 0.95, 0.02)], 1, 0)
+    assert verdict == "supported" and 0.5 < confidence < 1.0
+
+
+def test_no_evidence_is_not_enough_info_but_not_certain(model: VerdictModel) -> None:
+    verdict, confidence = model.decide([], 0, 0)
+    assert verdict == "not_enough_info" and 0.0 < confidence < 1.0
+
+
+def test_a_verdict_needs_the_evidence_it_names(model: VerdictModel) -> None:
+    # However likely the model finds support, no supporting sentence means no "supported".
+    verdict, _ = model.decide([evidence("neutral", 0.45, 0.0)], 0, 0)
+    assert verdict == "not_enough_info"
+    verdict, _ = model.decide([evidence("neutral", 0.0, 0.45)], 0, 0)
+    assert verdict == "not_enough_info"
+
+
+def test_a_detail_refutation_keeps_a_claim_from_being_supported(model: VerdictModel) -> None:
+    rows = [evidence("supports", 0.97, 0.01),
+            evidence("refutes", 0.0, 0.6, relevance=0.4,
+                     reasons=["amount differs: $240 billion (claim: $300 billion)"])]
+    verdict, _ = model.decide(rows, 1, 1)
+    assert verdict in ("conflicting", "refuted")
+    # An unstated detail is no refutation.
+    x = claim_features([evidence("neutral", 0.0, 0.0, reasons=["not stated: Japan"])], 0, 0)
+    assert x[9] == 0.0
