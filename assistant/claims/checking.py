@@ -93,11 +93,16 @@ class Checker:
         scored = [(s, c) for s in sents
                   if (c := self.calibration.confidence(s.features())) >= RELEVANCE][:MAX_EVIDENCE]
         relevant = [expand_dependent(s) for s, _ in scored]
-        contexts = [context_of(s) for s in relevant]
-        self.aligner.parse_many([claim, *(s.text for s in relevant), *contexts])
+        self.aligner.parse_many([claim, *(s.text for s in relevant)])
+        alignments = [self.aligner.align(claim, s.text) for s in relevant]
+        # Context is read (parsed) only for a sentence that leaves a detail of the claim out or
+        # names a rival: it may say what the sentence leaves implicit.
+        contexts = [context_of(s) if a.missing or a.differs else ""
+                    for s, a in zip(relevant, alignments, strict=True)]
+        self.aligner.parse_many([c for c in contexts if c])
+        alignments = [self.aligner.align(claim, s.text, ctx) if ctx else a
+                      for s, a, ctx in zip(relevant, alignments, contexts, strict=True)]
         stances = self.verifier.judge(query, [s.text for s in relevant], contexts=contexts)
-        alignments = [self.aligner.align(claim, s.text, ctx)
-                      for s, ctx in zip(relevant, contexts, strict=True)]
         stances = [constrain(st, al) for st, al in zip(stances, alignments, strict=True)]
         judged = time.perf_counter()
 

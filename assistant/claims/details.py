@@ -84,7 +84,6 @@ MODALITY = (
                    "dropped", "slumped")),
 )
 _NEG_DEPS = ("neg",)
-_NEG_WORDS = frozenset("not n't never no none nobody nothing neither nor without".split())
 
 
 @lru_cache(maxsize=2)
@@ -223,7 +222,14 @@ def _name_words(ent: Span) -> list[str]:
 
 
 def details(doc: Doc) -> list[Detail]:
-    """Every number, date and name of a parsed text."""
+    """Every number, date and name of a parsed text (worked out once per parsed text)."""
+    memo = doc.user_data.get("assistant.details")
+    if memo is None:
+        memo = doc.user_data["assistant.details"] = _details(doc)
+    return memo
+
+
+def _details(doc: Doc) -> list[Detail]:
     out: list[Detail] = []
     for ent in doc.ents:
         if ent.label_ == "DATE" or ent.label_ == "TIME":
