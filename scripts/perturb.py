@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.claims.details import DEFAULT_MODEL, MODALITY, _parse_number  # noqa: E402
+from assistant.claims.details import DEFAULT_MODEL, _parse_number  # noqa: E402
 from assistant.text import sentence_spans  # noqa: E402
 
 _ORDINAL_WORDS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth "
@@ -255,7 +255,7 @@ def _reword_number(text: str, label: str) -> str | None:
         return _NUMBER_WORDS[int(text)]
     if label == "CARDINAL" and text.lower() in _NUMBER_WORDS[2:]:
         return str(_NUMBER_WORDS.index(text.lower()))
-    if label == "PERCENT" and (v := _parse_number(text)) is not None and text.endswith("%"):
+    if label == "PERCENT" and _parse_number(text) is not None and text.endswith("%"):
         return text[:-1].rstrip() + " percent"
     return None
 

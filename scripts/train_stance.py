@@ -199,7 +199,7 @@ def main() -> None:
     # claims written by people, and the few hand-written news pairs count five times each.
     n_sci, n_made = int((kind == "scifact").sum()), int((kind == "made").sum())
     weights = np.select([kind == "hand", kind == "made"], [5.0, n_sci / max(n_made, 1)], 1.0)
-    pairs = [None] * len(y)
+    n = len(y)
 
     def fit(rows: np.ndarray) -> LogisticRegression:
         m = LogisticRegression(C=1.0, max_iter=4000, class_weight="balanced", fit_intercept=False)
@@ -212,7 +212,7 @@ def main() -> None:
         return v
 
     # Held-out predictions: no source on both sides of a split.
-    held = np.zeros((len(pairs), len(STANCES)))
+    held = np.zeros((n, len(STANCES)))
     raw_models = []
     for train, test in GroupKFold(5).split(x, y, groups):
         model = fit(train)
@@ -238,28 +238,28 @@ def main() -> None:
         fit_rows, read_rows = np.where(half == h)[0], np.where(half != h)[0]
         best_t = min(temps, key=lambda t: ece(by_t[t], fit_rows))
         split_ece.append(ece(by_t[best_t], read_rows))
-    temperature = min(temps, key=lambda t: ece(by_t[t], np.arange(len(pairs))))
+    temperature = min(temps, key=lambda t: ece(by_t[t], np.arange(n)))
     final = by_t[temperature]
     pred = final.argmax(axis=1)
 
     def f1(rows: np.ndarray) -> float:
         return round(float(f1_score(y[rows], pred[rows], average="macro")), 4)
 
-    model = fit(np.arange(len(pairs)))
+    model = fit(np.arange(n))
     order = [list(model.classes_).index(i) for i in range(len(STANCES))]
     out = {
         "features": list(FEATURES), "classes": list(STANCES),
         "weights": [[round(float(w), 5) for w in model.coef_[i]] for i in order],
         "temperature": temperature,
-        "trained_on": {"pairs": len(pairs), "scifact_pairs": n_sci, "made_pairs": n_made,
+        "trained_on": {"pairs": n, "scifact_pairs": n_sci, "made_pairs": n_made,
                        "hand_pairs": int((kind == "hand").sum()),
                        "by_stance": {s: int((y == i).sum()) for i, s in enumerate(STANCES)}},
         "cross_validated": {
-            "macro_f1": f1(np.arange(len(pairs))),
+            "macro_f1": f1(np.arange(n)),
             "scifact_macro_f1": f1(np.where(kind == "scifact")[0]),
             "made_macro_f1": f1(np.where(kind == "made")[0]),
             "hand_macro_f1": f1(np.where(kind == "hand")[0]),
-            "ece_before_temperature": ece(held, np.arange(len(pairs))),
+            "ece_before_temperature": ece(held, np.arange(n)),
             "ece": round(float(np.mean(split_ece)), 4),
             "scifact_ece": ece(final, np.where(kind == "scifact")[0]),
             "made_ece": ece(final, np.where(kind == "made")[0]),

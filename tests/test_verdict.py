@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.claims.verdict import VerdictModel, claim_features
+from assistant.claims.verdict import FEATURES, VerdictModel, claim_features
 from assistant.models import Citation, Evidence
 
 
@@ -52,4 +52,4 @@ def test_a_detail_refutation_keeps_a_claim_from_being_supported(model: VerdictMo
     assert verdict in ("conflicting", "refuted")
     # An unstated detail is no refutation.
     x = claim_features([evidence("neutral", 0.0, 0.0, reasons=["not stated: Japan"])], 0, 0)
-    assert x[9] == 0.0
+    assert x[FEATURES.index("detail_refutes")] == 0.0

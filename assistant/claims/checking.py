@@ -48,6 +48,7 @@ def context_of(s: Sentence) -> str:
     before = s.doc.text[max(0, s.start - CONTEXT_CHARS): s.start]
     return "\n".join(p for p in (s.doc.title, s.section or "", before) if p)
 
+
 def check_claim_text(claim: object, settings: Settings) -> str:
     """The stripped claim, or a QueryError saying what is wrong with it."""
     return bounded_input(claim, what="claim", limit=settings.max_claim_chars,
@@ -119,7 +120,7 @@ class Checker:
                     "supports": round(st.supports, 4), "refutes": round(st.refutes, 4),
                     "neutral": round(st.neutral, 4)},
                 relevance=round(relevance, 4),
-                reasons=al.reasons() if label != "neutral" or al.blocks_support else []))
+                reasons=al.reasons()))
         # Strongest evidence first: decided stances before neutral ones.
         evidence.sort(key=lambda e: (e.stance == "neutral", -e.score))
         for n, e in enumerate(evidence, start=1):

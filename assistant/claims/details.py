@@ -13,6 +13,7 @@ neutral at most. Entities, numbers and the grammar come from spaCy's small Engli
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -84,11 +85,13 @@ MODALITY = (
                    "dropped", "slumped")),
 )
 _NEG_DEPS = ("neg",)
+# Entity labels that name someone who can do something (doer, receiver, subject).
+_NAMED = ("PERSON", "GPE", "ORG", "NORP", "LOC")
 
 
 @lru_cache(maxsize=2)
 def pipeline(name: str = DEFAULT_MODEL) -> Language:
-    """The spaCy pipeline (loaded once per name), without the parts detail alignment ignores."""
+    """The spaCy pipeline (loaded once per name): entities, tags, the parse and lemmas."""
     try:
         import spacy
 
@@ -167,7 +170,10 @@ def _parse_number(text: str) -> float | None:
     value = None
     for w in words:
         if w in _WORDS:
-            value = (value or 0) + _WORDS[w] if value is None or value >= 1 or _WORDS[w] < 1 else value
+            # Words add up ("twenty five", "one and a half"), except a whole after a fraction:
+            # "half a million" is half of a million, not 1.5 million.
+            if value is None or value >= 1 or _WORDS[w] < 1:
+                value = (value or 0) + _WORDS[w]
         elif w in _SCALE and value is not None:
             value *= _SCALE[w]
         elif w in _ORDINALS:
@@ -400,7 +406,7 @@ def _flip_modality(claim: str, sentence: str) -> str | None:
 
 def _roles(doc: Doc) -> list[tuple[str, Span, Span]]:
     """(verb stem, doer, receiver) for verbs with a named entity on both sides."""
-    ents = [e for e in doc.ents if e.label_ in ("PERSON", "GPE", "ORG", "NORP", "LOC")]
+    ents = [e for e in doc.ents if e.label_ in _NAMED]
 
     def ent_of(tok: Token) -> Span | None:
         for e in ents:
@@ -443,7 +449,7 @@ def _subjects(doc: Doc) -> list[tuple[str, Span]]:
 def _name_at(doc: Doc, tok: Token) -> Span | None:
     """The named entity at a token, or the proper noun with its compounds that spaCy missed."""
     for e in doc.ents:
-        if e.start <= tok.i < e.end and e.label_ in ("PERSON", "GPE", "ORG", "NORP", "LOC"):
+        if e.start <= tok.i < e.end and e.label_ in _NAMED:
             return e
     if tok.pos_ == "PROPN":
         first = min([c.i for c in tok.children if c.dep_ == "compound"] + [tok.i])
@@ -517,13 +523,14 @@ def align(claim: Doc, sentence: Doc, context: Doc | None = None) -> Alignment:
             result.matched.append(c)
             continue
         group = _KIND_GROUPS.get(c.kind)
+        if _name_stated(c, ctx_caps):
+            result.matched.append(c)
+            continue
         rival = next((s for s in s_details if group and _KIND_GROUPS.get(s.kind) == group
                       and not any(_name_stated(s, {*n.value}) or _name_stated(n, {*s.value})
                                   for n in claim_names)), None)
-        if rival is not None and not _name_stated(c, ctx_caps):
+        if rival is not None:
             result.differs.append((c, rival))
-        elif _name_stated(c, ctx_caps):
-            result.matched.append(c)
         else:
             result.missing.append(c)
     detail_words = {w for d in c_details for w in re.findall(r"\w+", d.text.lower())}
@@ -539,31 +546,44 @@ def align(claim: Doc, sentence: Doc, context: Doc | None = None) -> Alignment:
 
 
 class Aligner:
-    """Parses texts once (memoised, bounded) and aligns claims with sentences."""
+    """Parses texts once and aligns claims with sentences, both memoised (bounded): the checker
+    and its verifier align the same pairs. Safe to share between request threads."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, cache: int = 4096) -> None:
         self.nlp = pipeline(model)
         self.cache = cache
         self._docs: dict[str, Doc] = {}
+        self._alignments: dict[tuple[str, str, str], Alignment] = {}
+        # spaCy does not promise that one pipeline may parse from several threads at once.
+        self._lock = threading.Lock()
 
-    def _keep(self, text: str, doc: Doc) -> Doc:
-        if len(self._docs) >= self.cache:
-            self._docs.pop(next(iter(self._docs)))  # oldest first
-        self._docs[text] = doc
-        return doc
+    def _keep(self, memo: dict[Any, Any], key: Any, value: Any) -> Any:
+        if len(memo) >= self.cache:
+            memo.pop(next(iter(memo)))  # oldest first
+        memo[key] = value
+        return value
 
     def parse(self, text: str) -> Doc:
         """The parsed text (memoised)."""
-        doc = self._docs.get(text)
-        return doc if doc is not None else self._keep(text, self.nlp(text))
+        with self._lock:
+            doc = self._docs.get(text)
+            return doc if doc is not None else self._keep(self._docs, text, self.nlp(text))
 
     def parse_many(self, texts: list[str]) -> None:
         """Parse texts in batches into the memo (faster than one by one)."""
-        todo = [t for t in dict.fromkeys(texts) if t and t not in self._docs]
-        for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True):
-            self._keep(text, doc)
+        with self._lock:
+            todo = [t for t in dict.fromkeys(texts) if t and t not in self._docs]
+            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=64), strict=True):
+                self._keep(self._docs, text, doc)
 
     def align(self, claim: str, sentence: str, context: str = "") -> Alignment:
-        """The alignment of one claim with one sentence (and its context)."""
-        return align(self.parse(claim), self.parse(sentence),
-                     self.parse(context) if context.strip() else None)
+        """The alignment of one claim with one sentence (and its context), memoised."""
+        key = (claim, sentence, context)
+        with self._lock:
+            known = self._alignments.get(key)
+        if known is not None:
+            return known
+        result = align(self.parse(claim), self.parse(sentence),
+                       self.parse(context) if context.strip() else None)
+        with self._lock:
+            return self._keep(self._alignments, key, result)

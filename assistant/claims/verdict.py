@@ -24,7 +24,8 @@ VERDICTS = ("supported", "refuted", "not_enough_info")
 FEATURES = ("bias", "supports_max", "refutes_max", "supports_relevance", "refutes_relevance",
             "sources_supporting", "sources_refuting", "evidence", "relevance_max",
             "detail_refutes", "supports_x_relevance", "refutes_x_relevance")
-# Both sides at least this likely, neither clearly ahead: the sources conflict.
+# Each side at least this share of the two together, neither ahead by the margin: the sources
+# conflict.
 CONFLICT_FLOOR = 0.3
 CONFLICT_MARGIN = 0.25
 MAX_SOURCES = 3
@@ -92,8 +93,8 @@ class VerdictModel:
         # unrestricted belief in it (no support found is not proof that there is none, so a
         # "not enough info" is not 100% sure just because nothing else was allowed).
         q = np.where(allowed, p, 0.0)
-        s, r, n = (float(v) for v in p)
-        if supporting and refuting and min(s, r) >= CONFLICT_FLOOR * (s + r) + 0.0 \
+        s, r = float(p[0]), float(p[1])
+        if supporting and refuting and min(s, r) >= CONFLICT_FLOOR * (s + r) \
                 and abs(s - r) < CONFLICT_MARGIN:
             return "conflicting", round(s + r, 3)
         verdict = VERDICTS[int(np.argmax(q))]
