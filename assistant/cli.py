@@ -78,6 +78,12 @@ def _settings(index: Path | None, **extra: Any) -> Settings:
     return load_settings(index=index, **extra)
 
 
+def _eval_settings(root: Path, name: str) -> Settings:
+    """An evaluation set's own index: a folder under `root`, or (with ASSISTANT_DATABASE_URL)
+    its own schema."""
+    return _settings(root / name, database_schema=f"eval_{name}")
+
+
 def _service(settings: Settings) -> Service:
     """The service over the settings' index (the model is loaded when first needed)."""
     from assistant.service import Service
@@ -105,12 +111,18 @@ def ingest(
     chunk_overlap: Annotated[int | None, typer.Option(help="Sentences shared by chunks.")] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS",
+        help="Embed on this Ray cluster (host:port, or auto); needs assistant[ray].")] = None,
+    ray_workers: Annotated[int | None, typer.Option(
+        help="Embedding actors on the Ray cluster [default: one per CPU].")] = None,
 ) -> None:
     """Add new and changed documents to the index (unchanged ones are skipped)."""
     settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     service = _service(settings)
     service.check_chunking()  # fail before loading the model
-    report = service.ingest(paths or [settings.corpus], progress=not quiet and sys.stderr.isatty())
+    report = service.ingest(paths or [settings.corpus], progress=not quiet and sys.stderr.isatty(),
+                            ray_address=ray, ray_workers=ray_workers)
     for err in report.errors:
         typer.echo(f"error: {err}", err=True)
     if as_json:
@@ -121,7 +133,7 @@ def ingest(
             f"ingested {report.documents} document(s), {report.chunks} chunk(s){reused}"
             + (f", {report.fact_checks} fact-check(s)" if report.fact_checks else "")
             + f"; {report.skipped} unchanged; {len(report.errors)} error(s); "
-            f"{report.seconds:.1f} s → {settings.index}"
+            f"{report.seconds:.1f} s → {service.location}"
             + (f" (generation {report.generation})" if report.generation else "")
         )
     if report.errors:
@@ -385,13 +397,13 @@ def _print_verdict(v: Any) -> None:
 @handle_errors
 def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Show what the index holds and how it was built."""
-    settings = _settings(index)
-    data = _service(settings).manifest()
+    service = _service(_settings(index))
+    data = service.manifest()
     if as_json:
         typer.echo(json.dumps(data))
         return
     c = data["counts"]
-    typer.echo(f"index      {settings.index} (generation {data['generation']}, built "
+    typer.echo(f"index      {service.location} (generation {data['generation']}, built "
                f"{data['built_at']})")
     typer.echo(f"contents   {c.get('documents', 0)} documents, {c.get('chunks', 0)} chunks")
     typer.echo(f"embedder   {data['embedder']['model']} (dim {data['embedder']['dim']})")
@@ -473,7 +485,7 @@ def evaluate(
 
     root = index or Path("index-eval")
     # No embedding cache: evaluations time each query, and a cached one would not be timed.
-    seeds_service = Service(_settings(root / "seeds"), cache=False)
+    seeds_service = Service(_eval_settings(root, "seeds"), cache=False)
     results: dict[str, Any] = {}
     if dataset in ("seeds", "all"):
         results["seeds"] = run_seeds_questions(data, seeds, seeds_service)
@@ -482,7 +494,7 @@ def evaluate(
         results["perturbed"] = run_perturbed(perturbed, seeds, seeds_service)
     if dataset in ("scifact", "all"):
         # The same loaded model, another index.
-        scifact = Service(_settings(root / "scifact"), seeds_service.model())
+        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model())
         results["scifact"] = run_scifact(
             data / "scifact", scifact, modes=[m.strip() for m in modes.split(",") if m.strip()],
             limit=limit, progress=sys.stderr.isatty())
@@ -490,11 +502,11 @@ def evaluate(
         results["scifact_verify"] = run_scifact_verify(data / "scifact", seeds_service,
                                                        limit=limit)
     if dataset == "scifact-check":
-        scifact = Service(_settings(root / "scifact"), seeds_service.model())
+        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model())
         results["scifact_check"] = run_scifact_check(data / "scifact", scifact, limit=limit,
                                                      progress=sys.stderr.isatty())
     if dataset == "realtimeqa":
-        news = Service(_settings(root / ("realtimeqa" if not limit else f"realtimeqa-{limit}")),
+        news = Service(_eval_settings(root, "realtimeqa" if not limit else f"realtimeqa_{limit}"),
                        seeds_service.model())
         results["realtimeqa"] = run_realtimeqa(data / "realtimeqa-2023q1", news, limit=limit,
                                                progress=sys.stderr.isatty())

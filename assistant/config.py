@@ -28,6 +28,13 @@ class Settings(BaseSettings):
 
     index: Path = Field(Path("index"), description="Directory of the on-disk index.")
     corpus: Path = Field(Path("corpus"), description="Default directory of source texts.")
+    database_url: str = Field(
+        "", description="postgresql://user:password@host:port/db to keep the index in PostgreSQL "
+        "with pgvector (shared by several `assistant serve` replicas); empty: the embedded "
+        "index in `index`. Needs `pip install assistant[postgres]`.")
+    database_schema: str = Field(
+        "assistant", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema holding the index (one index per schema).")
     model: str = Field(
         DEFAULT_MODEL,
         description="Embedding model: a sentence-transformers name or a local path. The default "
@@ -107,6 +114,13 @@ class Settings(BaseSettings):
     conversation_ttl_seconds: int = Field(3600, ge=60, description="Idle chat conversations "
                                           "are forgotten after this.")
     max_conversations: int = Field(10000, ge=10)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// (or be empty for the embedded index)")
+        return value
 
     @field_validator("publisher_url")
     @classmethod

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.errors import QueryError
+from assistant.index import ConversationStore
 from assistant.search import places
 
 MAX_TURNS = 20  # turns kept per conversation
@@ -173,11 +174,13 @@ class Conversation:
 
 
 class Conversations:
-    """In-memory conversations with an idle time-out and a size cap (oldest dropped first)."""
+    """Conversations with an idle time-out and a size cap (oldest dropped first): in memory,
+    or in a shared `store` (several replicas, restarts) when one is given."""
 
-    def __init__(self, *, ttl: float, capacity: int) -> None:
+    def __init__(self, *, ttl: float, capacity: int, store: ConversationStore | None = None) -> None:
         self.ttl = ttl
         self.capacity = capacity
+        self.store = store
         self._items: OrderedDict[str, Conversation] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -185,11 +188,15 @@ class Conversations:
         """The conversation with this id, or a new one (an unknown or expired id starts afresh
         under that id, so a client can keep using the id it holds)."""
         now = time.monotonic()
+        if conversation_id and len(conversation_id) > 100:
+            raise QueryError("conversation_id is too long (100 characters at most)")
+        if self.store is not None:
+            cid = conversation_id or uuid.uuid4().hex
+            turns = self.store.load(cid, ttl=self.ttl) if conversation_id else None
+            return Conversation(id=cid, turns=turns or [])
         with self._lock:
             for cid in [c for c, v in self._items.items() if now - v.touched > self.ttl]:
                 del self._items[cid]
-            if conversation_id and len(conversation_id) > 100:
-                raise QueryError("conversation_id is too long (100 characters at most)")
             cid = conversation_id or uuid.uuid4().hex
             conv = self._items.get(cid)
             if conv is None:
@@ -200,3 +207,8 @@ class Conversations:
             self._items.move_to_end(cid)
             conv.touched = now
             return conv
+
+    def save(self, conv: Conversation) -> None:
+        """Keep a conversation's turns (in memory they are kept already)."""
+        if self.store is not None:
+            self.store.save(conv.id, conv.turns, ttl=self.ttl, capacity=self.capacity)

@@ -1,8 +1,18 @@
-"""The index on disk: the SQLite store (documents, chunks, FTS5), the FAISS vectors, and the
-generations that switch between them atomically."""
+"""The index: on disk (the SQLite store with FTS5, the FAISS vectors, and the generations that
+switch between them atomically) or in PostgreSQL with pgvector, behind one `Backend` protocol."""
 
+from assistant.index.backends import open_backend
+from assistant.index.base import (
+    Backend,
+    ConversationStore,
+    DocumentStore,
+    Reader,
+    VectorSearch,
+    Writer,
+)
 from assistant.index.generations import (
     MANIFEST,
+    FileBackend,
     IndexReader,
     IndexWriter,
     Manifest,
@@ -14,6 +24,7 @@ from assistant.index.generations import (
 from assistant.index.store import Store, fts_words
 from assistant.index.vectors import KINDS, VectorIndex, set_search_threads
 
-__all__ = ["KINDS", "MANIFEST", "IndexReader", "IndexWriter", "Manifest", "Store", "VectorIndex",
-           "check_embedder", "fts_words", "no_index", "read_manifest", "set_search_threads",
-           "write_lock"]
+__all__ = ["KINDS", "MANIFEST", "Backend", "ConversationStore", "DocumentStore", "FileBackend", "IndexReader",
+           "IndexWriter", "Manifest", "Reader", "Store", "VectorIndex", "VectorSearch", "Writer",
+           "check_embedder", "fts_words", "no_index", "open_backend", "read_manifest",
+           "set_search_threads", "write_lock"]

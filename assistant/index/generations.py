@@ -94,7 +94,7 @@ def read_manifest(root: Path) -> Manifest | None:
         raise IndexCorruptError(f"{path} is unreadable ({exc}); rebuild the index") from None
 
 
-def check_embedder(manifest: Manifest, model_id: str, dim: int, root: Path) -> None:
+def check_embedder(manifest: Manifest, model_id: str, dim: int, root: Path | str) -> None:
     """Refuse to mix vectors from two embedding models."""
     built = manifest.embedder
     if built.get("model") != model_id or int(built.get("dim", -1)) != dim:
@@ -102,6 +102,16 @@ def check_embedder(manifest: Manifest, model_id: str, dim: int, root: Path) -> N
             f"the index at {root} was built with embedding model {built.get('model')!r} "
             f"(dim {built.get('dim')}), but the configured model is {model_id!r} (dim {dim}): "
             f"set ASSISTANT_MODEL={built.get('model')} or ingest into a new --index directory"
+        )
+
+
+def check_chunker(manifest: Manifest, chunker: dict[str, Any], root: Path | str) -> None:
+    """Refuse to mix chunks cut two ways in one index."""
+    if manifest.chunker != chunker:
+        raise ConfigError(
+            f"the index at {root} was chunked with {manifest.chunker}, the settings ask for "
+            f"{chunker}: set ASSISTANT_CHUNK_SIZE/ASSISTANT_CHUNK_OVERLAP to match, or "
+            "ingest into a new --index directory"
         )
 
 
@@ -173,12 +183,7 @@ class IndexWriter:
             old = read_manifest(root)
             if old is not None:
                 check_embedder(old, model_id, dim, root)
-                if old.chunker != chunker:
-                    raise ConfigError(
-                        f"the index at {root} was chunked with {old.chunker}, the settings ask for "
-                        f"{chunker}: set ASSISTANT_CHUNK_SIZE/ASSISTANT_CHUNK_OVERLAP to match, or "
-                        "ingest into a new --index directory"
-                    )
+                check_chunker(old, chunker, root)
             gen = (old.generation + 1) if old else 1
             self.manifest = Manifest(generation=gen, embedder={"model": model_id, "dim": dim},
                                      chunker=dict(chunker))
@@ -253,6 +258,43 @@ class IndexWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.abort()
+
+
+class FileBackend:
+    """The embedded default: generations of files in one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.where = str(root)
+
+    def manifest(self) -> Manifest | None:
+        """The live manifest, or None."""
+        return read_manifest(self.root)
+
+    def version(self) -> object | None:
+        """The manifest's modification time: it is replaced once per new generation."""
+        try:
+            return (self.root / MANIFEST).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def reader(self) -> IndexReader:
+        """A reader of the live generation."""
+        return IndexReader(self.root)
+
+    def missing(self) -> IndexNotFoundError:
+        """No index in this directory yet."""
+        return no_index(self.root)
+
+    def conversations(self) -> None:
+        """None: one process serves an embedded index, and keeps chat turns in its memory."""
+        return None
+
+    def writer(self, *, model_id: str, dim: int, chunker: dict[str, Any],
+               vector_index: str = "auto") -> IndexWriter:
+        """The next generation's writer."""
+        return IndexWriter(self.root, model_id=model_id, dim=dim, chunker=chunker,
+                           vector_index=vector_index)
 
 
 def _fsync(path: Path) -> None:

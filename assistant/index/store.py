@@ -82,32 +82,39 @@ _CHUNK_COLUMNS = """
 """
 
 
-def filter_sql(filters: Filters) -> tuple[str, list[object]]:
-    """An SQL condition over `d` (documents) for the filters, and its parameters."""
+def filter_sql(filters: Filters, *, dialect: str = "sqlite") -> tuple[str, list[object]]:
+    """An SQL condition over `d` (documents) for the filters, and its parameters (`dialect`
+    sqlite or postgres: placeholders and case folding differ)."""
+    pg = dialect == "postgres"
+    mark = "%s" if pg else "?"
     clauses: list[str] = []
     params: list[object] = []
     if filters.publishers:
-        marks = ",".join("?" * len(filters.publishers))
-        clauses.append(f"d.publisher COLLATE NOCASE IN ({marks})")
+        if pg:
+            marks = ",".join(["lower(%s)"] * len(filters.publishers))
+            clauses.append(f"lower(d.publisher) IN ({marks})")
+        else:
+            marks = ",".join("?" * len(filters.publishers))
+            clauses.append(f"d.publisher COLLATE NOCASE IN ({marks})")
         params.extend(filters.publishers)
     if filters.sources:
         parts = []
         for s in filters.sources:
             if s.endswith(("/", "*")):
-                parts.append("d.source LIKE ? ESCAPE '\\'")
+                parts.append(f"d.source LIKE {mark} ESCAPE '\\'")
                 prefix = s.rstrip("*").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 params.append(prefix + "%")
             else:
-                parts.append("d.source = ?")
+                parts.append(f"d.source = {mark}")
                 params.append(s)
         clauses.append("(" + " OR ".join(parts) + ")")
     if filters.since:
-        clauses.append("substr(d.published, 1, 10) >= ?")
+        clauses.append(f"substr(d.published, 1, 10) >= {mark}")
         params.append(filters.since[:10])
     if filters.until:
-        clauses.append("substr(d.published, 1, 10) <= ?")
+        clauses.append(f"substr(d.published, 1, 10) <= {mark}")
         params.append(filters.until[:10])
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or ("TRUE" if pg else "1")), params
 
 
 def fts_words(text: str) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
-from assistant.index import IndexWriter, read_manifest
+from assistant.index import Backend, Writer, open_backend
 from assistant.ingest.chunking import Chunker
 from assistant.ingest.sources import iter_documents
 from assistant.models import Chunk, Document, FactCheck, IngestReport
@@ -44,19 +44,93 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def backend_of(settings: Settings) -> Backend:
+    """Where the settings keep the index."""
+    return open_backend(index=Path(settings.index), database_url=settings.database_url,
+                        schema=settings.database_schema)
+
+
 def _chunker(settings: Settings) -> Chunker:
     return Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)
 
 
 def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedder,
-           progress: bool = True) -> IngestReport:
+           progress: bool = True, ray_address: str | None = None,
+           ray_workers: int | None = None) -> IngestReport:
     """Add new and changed documents under `paths` to the index; unchanged ones are skipped.
 
     Bad files are reported in the result and do not stop the good ones. Nothing is visible to
     readers until every good document is written; an exception or a kill leaves the old index.
+    With `ray_address`, the texts are embedded on that Ray cluster first (all of them at once,
+    so each actor loads its model once), then written here as a local ingest writes them.
     """
-    items = iter_documents([Path(p) for p in paths], max_bytes=settings.max_file_bytes)
-    return ingest_documents(items, settings=settings, embedder=embedder, progress=progress)
+    started = time.perf_counter()
+    items: Iterable[Document | FactCheck | SourceError] = iter_documents(
+        [Path(p) for p in paths], max_bytes=settings.max_file_bytes)
+    if ray_address:
+        items = list(items)
+        embedder = _embedded_on_ray(items, settings=settings, embedder=embedder,
+                                    address=ray_address, workers=ray_workers, progress=progress)
+    report = ingest_documents(items, settings=settings, embedder=embedder, progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class PrecomputedEmbedder:
+    """Vectors computed elsewhere (a Ray cluster) for known texts; any other text is embedded
+    by the local model."""
+
+    def __init__(self, local: Embedder, vectors: dict[str, np.ndarray]) -> None:
+        self.local = local
+        self.vectors = vectors
+        self.model_id, self.dim, self.vocabulary = local.model_id, local.dim, local.vocabulary
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The precomputed rows, the local model for the rest."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rest = [i for i, t in enumerate(texts) if t not in self.vectors]
+        for i, t in enumerate(texts):
+            if t in self.vectors:
+                out[i] = self.vectors[t]
+        if rest:
+            out[rest] = self.local.embed([texts[i] for i in rest])
+        return out
+
+
+def _embedded_on_ray(items: list[Document | FactCheck | SourceError], *, settings: Settings,
+                     embedder: Embedder, address: str, workers: int | None,
+                     progress: bool) -> PrecomputedEmbedder:
+    """Embed every new or changed document's chunk and sentence texts on the cluster."""
+    from assistant.ingest.distributed import embed_on_ray
+
+    chunker = _chunker(settings)
+    backend = backend_of(settings)
+    reader = backend.reader() if backend.manifest() is not None else None
+    texts: dict[str, None] = {}
+    try:
+        for item in items:
+            if not isinstance(item, Document) or (
+                    reader is not None and reader.store.content_hash(item.doc_id)
+                    == item.content_hash):
+                continue
+            chunk_texts, _, sentence_texts = embedding_texts(item, chunker.split(item))
+            texts.update(dict.fromkeys(chunk_texts + sentence_texts))
+    finally:
+        if reader is not None:
+            reader.close()
+    todo = list(texts)
+    vectors = embed_on_ray(todo, address=address, settings=settings, dim=embedder.dim,
+                           workers=workers, progress=progress)
+    return PrecomputedEmbedder(embedder, dict(zip(todo, vectors, strict=True)))
+
+
+def embedding_texts(doc: Document, chunks: list[Chunk]
+                    ) -> tuple[list[str], list[tuple[int, int, str | None]], list[str]]:
+    """What the model embeds for a document: its chunks' texts, and its sentences (spans and
+    texts)."""
+    chunk_texts = [embedding_text(doc.title, c.section, c.text) for c in chunks]
+    spans = document_sentences(doc, chunks)
+    return chunk_texts, spans, [sentence_text(sec, doc.text[s:e]) for s, e, sec in spans]
 
 
 def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, settings: Settings,
@@ -67,9 +141,9 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
     started = time.perf_counter()
     report = IngestReport()
     chunker = _chunker(settings)
-    root = Path(settings.index)
-    with IndexWriter(root, model_id=embedder.model_id, dim=embedder.dim,
-                     chunker=chunker.settings(), vector_index=settings.vector_index) as writer:
+    with backend_of(settings).writer(model_id=embedder.model_id, dim=embedder.dim,
+                                     chunker=chunker.settings(),
+                                     vector_index=settings.vector_index) as writer:
         # Reading and chunking run in a thread, ahead of embedding: the encoder never waits
         # for the disk or the parsers, and they never wait for it (bounded queue).
         ready: Queue[tuple[Document, list[Chunk]] | None] = Queue(maxsize=4 * EMBED_BATCH_CHUNKS)
@@ -146,9 +220,10 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
     return report
 
 
-def _write_batch(writer: IndexWriter, embedder: Embedder,
+def _write_batch(writer: Writer, embedder: Embedder,
                  batch: list[tuple[Document, list[Chunk]]], report: IngestReport) -> None:
-    texts = [embedding_text(d.title, c.section, c.text) for d, chunks in batch for c in chunks]
+    parts = [embedding_texts(d, chunks) for d, chunks in batch]
+    texts = [t for chunk_texts, _, _ in parts for t in chunk_texts]
     hashes = [_hash(t) for t in texts]
     # Unchanged chunk texts (an edited document's untouched paragraphs, republished stories)
     # keep their vectors: embedding is the expensive step.
@@ -163,10 +238,8 @@ def _write_batch(writer: IndexWriter, embedder: Embedder,
     report.reused_vectors += len(texts) - len(missing)
     # Sentence vectors, stored beside the chunks: answering ranks sentences without embedding
     # them per question.
-    sents = [document_sentences(d, chunks) for d, chunks in batch]
-    svecs = embedder.embed([sentence_text(sec, d.text[s:e])
-                            for (d, _), spans in zip(batch, sents, strict=True)
-                            for s, e, sec in spans])
+    sents = [spans for _, spans, _ in parts]
+    svecs = embedder.embed([t for _, _, sentence_texts in parts for t in sentence_texts])
     at = sat = 0
     for (doc, chunks), spans in zip(batch, sents, strict=True):
         writer.vectors.remove(writer.store.delete_document(doc.doc_id))
@@ -183,14 +256,14 @@ def _write_batch(writer: IndexWriter, embedder: Embedder,
 
 def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], list[str]]:
     """Delete documents by id in one new generation; returns (removed ids, ids not found)."""
-    root = Path(settings.index)
-    manifest = read_manifest(root)
+    backend = backend_of(settings)
+    manifest = backend.manifest()
     if manifest is None:
-        raise IndexNotFoundError(f"no index at {root}: nothing to remove")
+        raise IndexNotFoundError(f"no index at {backend.where}: nothing to remove")
     removed: list[str] = []
     missing: list[str] = []
-    with IndexWriter(root, model_id=manifest.embedder["model"], dim=int(manifest.embedder["dim"]),
-                     chunker=manifest.chunker, vector_index=settings.vector_index) as writer:
+    with backend.writer(model_id=manifest.embedder["model"], dim=int(manifest.embedder["dim"]),
+                        chunker=manifest.chunker, vector_index=settings.vector_index) as writer:
         for doc_id in dict.fromkeys(doc_ids):
             if writer.store.content_hash(doc_id) is None:
                 missing.append(doc_id)

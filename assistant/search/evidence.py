@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.index import IndexReader, Store
+from assistant.index import DocumentStore, Reader
 from assistant.models import Citation, Document, Filters, Quote, ScoredHit
 from assistant.search.features import (
     KINDS,
@@ -89,7 +89,7 @@ class EvidenceFinder:
         self.ranker = ranker
 
     @property
-    def reader(self) -> IndexReader:
+    def reader(self) -> Reader:
         """The index generation being read."""
         return self.retriever.reader
 
@@ -294,7 +294,7 @@ def expand_dependent(sentence: Sentence) -> Sentence:
     return sentence
 
 
-def verified_quote(store: Store, s: Sentence, n: int) -> Quote | None:
+def verified_quote(store: DocumentStore, s: Sentence, n: int) -> Quote | None:
     """A Quote for a sentence, checked character by character against the stored document;
     None (and an error in the log) when it does not match: we never show a misquote."""
     stored = store.get_document(s.doc.doc_id)

@@ -13,7 +13,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import QueryError
-from assistant.index import IndexReader, check_embedder, fts_words, set_search_threads
+from assistant.index import Reader, check_embedder, fts_words, set_search_threads
 from assistant.models import Filters, ScoredHit
 from assistant.search.rerank import DEPTH, ChunkReranker, chunk_features
 from assistant.text import bounded_input, content_terms, stems
@@ -42,7 +42,7 @@ def check_k(k: int, settings: Settings) -> int:
 class Retriever:
     """Answers search queries against one index generation with one loaded embedder."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder, settings: Settings, *,
+    def __init__(self, reader: Reader, embedder: Embedder, settings: Settings, *,
                  reranker: ChunkReranker | None = None) -> None:
         check_embedder(reader.manifest, embedder.model_id, embedder.dim, reader.root)
         self.reader = reader
@@ -156,6 +156,8 @@ class Retriever:
         rerank = mode == "hybrid" and self.reranker is not None and qvec is not None
         top = sorted(fused, key=lambda c: (-fused[c], c))[: max(k, DEPTH) if rerank else k]
         rows = self.reader.store.chunks(top)
+        # A shared store (PostgreSQL) may lose a document between two statements.
+        top = [cid for cid in top if cid in rows]
         hits = []
         for rank, cid in enumerate(top, start=1):
             r = rows[cid]

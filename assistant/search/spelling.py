@@ -7,13 +7,13 @@ from collections.abc import Collection
 
 from rapidfuzz import distance, process
 
-from assistant.index import Store
+from assistant.index import DocumentStore
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_LENGTH = 4  # shorter words have too many neighbours to correct safely
 
 
-def correct(text: str, store: Store, dictionary: Collection[str] = frozenset()) -> str:
+def correct(text: str, store: DocumentStore, dictionary: Collection[str] = frozenset()) -> str:
     """`text` with each misspelt word replaced by its closest word in the corpus.
 
     A word is taken as misspelt when neither the corpus nor `dictionary` (real words, e.g. the

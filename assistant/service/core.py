@@ -31,7 +31,6 @@ from assistant.errors import (
     QueryError,
     SourceError,
 )
-from assistant.index import read_manifest
 from assistant.ingest import Chunker, from_record, ingest, ingest_documents, read_upload, remove
 from assistant.models import (
     Answer,
@@ -62,9 +61,10 @@ class Service:
         self.settings = settings
         self.embedder = embedder
         self.cache = cache
-        self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
-                                           capacity=settings.max_conversations)
         self.index = LiveIndex(settings)
+        self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
+                                           capacity=settings.max_conversations,
+                                           store=self.index.backend.conversations())
         self._verifier: StanceVerifier | None = None
         self._model_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -161,15 +161,15 @@ class Service:
 
     def manifest(self) -> dict[str, Any]:
         """What the index on disk records about itself (no model needed)."""
-        manifest = read_manifest(Path(self.settings.index))
+        manifest = self.index.backend.manifest()
         if manifest is None:
-            raise IndexNotFoundError(f"no index at {self.settings.index}: run `assistant "
+            raise IndexNotFoundError(f"no index at {self.index.root}: run `assistant "
                                      "ingest` first")
         return manifest.to_json()
 
     def counts(self) -> dict[str, int]:
         """Documents and chunks in the live generation (zeros when there is none)."""
-        manifest = read_manifest(Path(self.settings.index))
+        manifest = self.index.backend.manifest()
         return dict(manifest.counts) if manifest else {"documents": 0, "chunks": 0}
 
     # --- checking input before any work -------------------------------------------------------
@@ -181,6 +181,11 @@ class Service:
     def check_claim(self, claim: object) -> str:
         """The stripped claim, or a QueryError (no model needed)."""
         return check_claim_text(claim, self.settings)
+
+    @property
+    def location(self) -> str:
+        """Where the index is: its directory, or its database and schema."""
+        return self.index.root
 
     def check_chunking(self) -> None:
         """A ConfigError when the chunk size and overlap do not fit together."""
@@ -224,6 +229,7 @@ class Service:
                                            citations=[], confidence=0.0, abstained=True))
         answer = self.ask(turn.question, filters=filters)
         conv.add(message, turn.question, answer)
+        self.conversations.save(conv)
         return ChatReply(conversation_id=conv.id, question=turn.question, answer=answer)
 
     def follow_up(self, message: str, previous: list[str] | list[Turn]) -> FollowUp:
@@ -286,11 +292,13 @@ class Service:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path | str], *, progress: bool = False) -> IngestReport:
-        """Add new and changed documents under `paths` as one new generation."""
+    def ingest(self, paths: Iterable[Path | str], *, progress: bool = False,
+               ray_address: str | None = None, ray_workers: int | None = None) -> IngestReport:
+        """Add new and changed documents under `paths` as one new generation (embedded on a
+        Ray cluster with `ray_address`)."""
         with self._write_lock:
             report = ingest(paths, settings=self.settings, embedder=self.model(),
-                            progress=progress)
+                            progress=progress, ray_address=ray_address, ray_workers=ray_workers)
         self.index.stale()  # the next read loads what was written
         return report
 

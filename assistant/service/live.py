@@ -15,7 +15,7 @@ from assistant.claims import Checker
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexNotFoundError
-from assistant.index import MANIFEST, IndexReader, no_index
+from assistant.index import Reader, open_backend
 from assistant.search import Retriever
 
 log = logging.getLogger("assistant")
@@ -31,7 +31,7 @@ class Generation:
     Python sqlite3 connection sits in a reference cycle, so dropping it does not close it).
     """
 
-    def __init__(self, reader: IndexReader, answerer: Answerer) -> None:
+    def __init__(self, reader: Reader, answerer: Answerer) -> None:
         self.reader = reader
         self.answerer = answerer
         self.users = 0  # leases held; changed under the live index's lease lock
@@ -55,15 +55,18 @@ class Generation:
 
 
 class LiveIndex:
-    """The newest generation of the index at `settings.index`, swapped in atomically."""
+    """The newest generation of the index (`settings.index`, or the database), swapped in
+    atomically."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = Path(settings.index)
+        self.backend = open_backend(index=Path(settings.index), database_url=settings.database_url,
+                                    schema=settings.database_schema)
+        self.root = self.backend.where
         self.problem: AssistantError | None = None  # why there is no generation, if there is none
         self._generation: Generation | None = None
         self._open: list[Generation] = []  # the live generation and retired ones still leased
-        self._manifest_mtime: int | None = None
+        self._version: object | None = None
         self._checked = 0.0
         self._lock = threading.Lock()  # loading and switching generations
         self._lease_lock = threading.Lock()  # leases: held only for a counter update
@@ -75,8 +78,8 @@ class LiveIndex:
 
     def check_present(self) -> None:
         """IndexNotFoundError when nothing was ever ingested here (no model needed to tell)."""
-        if not (self.root / MANIFEST).exists():
-            raise no_index(self.root)
+        if self.backend.version() is None:
+            raise self.backend.missing()
 
     def reload(self, embedder: Embedder, *, force: bool = False) -> None:
         """Load the generation on disk if it is new (or `force`); raises why it cannot."""
@@ -88,16 +91,13 @@ class LiveIndex:
         self._checked = 0.0
 
     def _reload(self, embedder: Embedder, force: bool) -> None:
-        try:
-            mtime = (self.root / MANIFEST).stat().st_mtime_ns
-        except FileNotFoundError:
-            mtime = None
-            if self._generation is not None:
-                return  # the files went away under us: keep answering from what is loaded
-        if mtime is not None and mtime == self._manifest_mtime and not force:
+        version = self.backend.version()
+        if version is None and self._generation is not None:
+            return  # the index went away under us: keep answering from what is loaded
+        if version is not None and version == self._version and not force:
             return
         try:
-            reader = IndexReader(self.root)  # IndexNotFoundError when nothing is there yet
+            reader = self.backend.reader()  # IndexNotFoundError when nothing is there yet
         except AssistantError as exc:
             if self._generation is None:
                 self.problem = exc
@@ -115,7 +115,7 @@ class LiveIndex:
             done = old is not None and self._retire(old)
         if done:
             old.close()
-        self._manifest_mtime = mtime
+        self._version = version
         self.problem = None
         log.info("index generation %s loaded (%s)", reader.generation, reader.manifest.counts)
 
@@ -160,7 +160,7 @@ class LiveIndex:
             done = gen is not None and self._retire(gen)
         if done:
             gen.close()
-        self._manifest_mtime = None
+        self._version = None
 
     def _retire(self, gen: Generation) -> bool:
         """Mark `gen` retired (lease lock held); True when the caller must close it now."""
