@@ -12,6 +12,7 @@ Chosen by `ASSISTANT_DATABASE_URL=postgresql://...`; needs `pip install assistan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -37,6 +38,7 @@ from assistant.index.store import (
     filter_sql,
     fts_query,
     quantize,
+    row_document,
 )
 from assistant.models import Chunk, Document, FactCheck, Filters
 
@@ -353,16 +355,16 @@ class PgStore:
     def get_document(self, doc_id: str) -> Document | None:
         """A stored document, or None."""
         rows = self._q("SELECT * FROM documents WHERE doc_id = %s", (doc_id,))
-        return _doc(rows[0]) if rows else None
+        return row_document(rows[0]) if rows else None
 
     def iter_documents(self) -> Iterator[Document]:
         """Every stored document, by doc_id."""
         for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
-            yield _doc(row)
+            yield row_document(row)
 
     def list_documents(self, *, limit: int, offset: int) -> list[Document]:
         """One page of documents, by doc_id."""
-        return [_doc(r) for r in self._q(
+        return [row_document(r) for r in self._q(
             "SELECT * FROM documents ORDER BY doc_id LIMIT %s OFFSET %s", (limit, offset))]
 
     def counts(self) -> dict[str, int]:
@@ -601,23 +603,33 @@ class PgWriter:
         self.abort()
 
 
-class PgConversations:
-    """Chat turns in the schema's conversations table, shared by every replica."""
+class _Connection:
+    """One autocommit connection, opened on first use (and again after it broke), used by one
+    thread at a time."""
 
     def __init__(self, url: str, schema: str) -> None:
         self.url, self.schema = url, schema
         self._conn: psycopg.Connection | None = None
         self._lock = threading.Lock()
 
-    def _c(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = _connect(self.url, self.schema, autocommit=True)
-        return self._conn
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[psycopg.Connection]:
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = _connect(self.url, self.schema, autocommit=True)
+            yield self._conn
+
+
+class PgConversations:
+    """Chat turns in the schema's conversations table, shared by every replica."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self._db = _Connection(url, schema)
 
     def load(self, conversation_id: str, *, ttl: float) -> list[dict[str, Any]] | None:
         """The turns of a conversation touched within `ttl` seconds, else None."""
-        with self._lock:
-            row = self._c().execute(
+        with self._db() as c:
+            row = c.execute(
                 "SELECT turns FROM conversations WHERE id = %s AND touched > now() - "
                 "make_interval(secs => %s)", (conversation_id, float(ttl))).fetchone()
         return list(row["turns"]) if row else None
@@ -625,8 +637,7 @@ class PgConversations:
     def save(self, conversation_id: str, turns: list[dict[str, Any]], *, ttl: float,
              capacity: int) -> None:
         """Keep the turns; forget conversations idle past `ttl` and the oldest past `capacity`."""
-        with self._lock, self._c().transaction():
-            c = self._c()
+        with self._db() as c, c.transaction():
             c.execute("INSERT INTO conversations (id, turns, touched) VALUES (%s, %s, now()) "
                       "ON CONFLICT (id) DO UPDATE SET turns = excluded.turns, touched = now()",
                       (conversation_id, json.dumps(turns, ensure_ascii=False)))
@@ -642,19 +653,13 @@ class PostgresBackend:
     def __init__(self, url: str, schema: str = "assistant") -> None:
         self.url, self.schema = url, schema
         self.where = f"{redact(url)} (schema {schema})"
-        self._conn: psycopg.Connection | None = None
-        self._lock = threading.Lock()
-
-    def _probe(self) -> psycopg.Connection:
         # One small connection for manifest reads (replicas poll it about once a second).
-        if self._conn is None or self._conn.closed:
-            self._conn = _connect(self.url, self.schema, autocommit=True)
-        return self._conn
+        self._probe = _Connection(url, schema)
 
     def manifest(self) -> Manifest | None:
         """The live manifest, or None when nothing was ever ingested in this schema."""
-        with self._lock:
-            return _manifest(self._probe(), self.schema)
+        with self._probe() as c:
+            return _manifest(c, self.schema)
 
     def version(self) -> object | None:
         """The live generation number."""
@@ -678,10 +683,3 @@ class PostgresBackend:
         """The writer (pgvector's HNSW serves every size, so `vector_index` does not apply)."""
         return PgWriter(self.url, self.schema, model_id=model_id, dim=dim, chunker=chunker)
 
-
-def _doc(row: dict[str, Any]) -> Document:
-    return Document(
-        doc_id=row["doc_id"], text=row["text"], source=row["source"], title=row["title"],
-        publisher=row["publisher"], author=row["author"], url=row["url"],
-        published=row["published"], content_hash=row["content_hash"],
-    )

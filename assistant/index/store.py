@@ -6,9 +6,10 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -336,16 +337,16 @@ class Store:
     def get_document(self, doc_id: str) -> Document | None:
         """A stored document, or None."""
         rows = self._q("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
-        return _doc(rows[0]) if rows else None
+        return row_document(rows[0]) if rows else None
 
     def iter_documents(self) -> Iterator[Document]:
         """Every stored document, by doc_id."""
         for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
-            yield _doc(row)
+            yield row_document(row)
 
     def list_documents(self, *, limit: int, offset: int) -> list[Document]:
         """One page of documents, by doc_id."""
-        return [_doc(r) for r in self._q(
+        return [row_document(r) for r in self._q(
             "SELECT * FROM documents ORDER BY doc_id LIMIT ? OFFSET ?", (limit, offset))]
 
     def counts(self) -> dict[str, int]:
@@ -481,7 +482,8 @@ def _chunk_words(text: str, chunks: list[Chunk]) -> list[tuple[str, int]]:
     return list(counts.items())
 
 
-def _doc(row: sqlite3.Row) -> Document:
+def row_document(row: Mapping[str, Any]) -> Document:
+    """A Document from a documents row (SQLite or PostgreSQL)."""
     return Document(
         doc_id=row["doc_id"], text=row["text"], source=row["source"], title=row["title"],
         publisher=row["publisher"], author=row["author"], url=row["url"],

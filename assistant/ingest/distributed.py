@@ -84,7 +84,8 @@ def embed_on_ray(texts: list[str], *, address: str, settings: Settings, dim: int
         ds = ray.data.from_items([{"i": i, "text": texts[i]} for i in order],
                                  override_num_blocks=max(n * 4, 1))
         ds = ds.map_batches(Encoder, fn_constructor_kwargs={"model_settings": model},
-                            batch_size=batch_size, concurrency=n, num_cpus=1,
+                            batch_size=batch_size,
+                            compute=ray.data.ActorPoolStrategy(size=n), num_cpus=1,
                             batch_format="numpy")
         got = 0
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
