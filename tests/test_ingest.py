@@ -216,3 +216,24 @@ def test_batch_search_from_stdin(seeds_index):
     assert rows[1]["results"][0]["rank"] == 1 and set(rows[1]["results"][0]) >= {
         "rank", "score", "chunk_id", "doc_id", "source", "title", "section", "char_start",
         "char_end", "text"}
+
+
+def test_an_index_keeps_its_chunk_settings_for_later_plain_ingests(tmp_path):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    words = " ".join(f"Sentence number {i} talks about the harbour of Varna." for i in range(30))
+    first.write_text("Harbour\n" + words + "\n", encoding="utf-8")
+    second.write_text("Metro\n" + words.replace("harbour of Varna", "metro of Sofia") + "\n",
+                      encoding="utf-8")
+    index = str(tmp_path / "index")
+    built = run_cli("ingest", str(first), "--index", index, "-q",
+                    env={"ASSISTANT_CHUNK_SIZE": "40"})
+    assert built.returncode == 0, built.stderr
+    plain = run_cli("ingest", str(second), "--index", index, "--json")  # no chunk settings given
+    assert plain.returncode == 0, plain.stderr
+    status = json.loads(run_cli("status", "--index", index, "--json").stdout)
+    assert status["chunker"]["size"] == 40 and status["counts"]["documents"] == 2
+    hits = json.loads(run_cli("search", "metro of Sofia", "--index", index, "--json",
+                              "-k", "20").stdout)["results"]
+    assert hits and all(len(h["text"].split()) <= 40 for h in hits)
+    named = run_cli("ingest", str(second), "--index", index, "--chunk-size", "100")
+    assert named.returncode != 0 and "was chunked with" in named.stderr

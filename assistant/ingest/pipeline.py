@@ -16,7 +16,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
-from assistant.index import Backend, Writer, open_backend
+from assistant.index import Backend, Manifest, Writer, open_backend
 from assistant.ingest.chunking import Chunker
 from assistant.ingest.sources import iter_documents
 from assistant.models import Chunk, Document, FactCheck, IngestReport
@@ -50,7 +50,12 @@ def backend_of(settings: Settings) -> Backend:
                         schema=settings.database_schema)
 
 
-def _chunker(settings: Settings) -> Chunker:
+def _chunker(settings: Settings, manifest: Manifest | None) -> Chunker:
+    """The chunker the settings name, or, where they name none, the existing index's own: an
+    index built with ASSISTANT_CHUNK_SIZE=40 keeps taking plain ingests."""
+    named = {"chunk_size", "chunk_overlap"} & settings.model_fields_set
+    if manifest is not None and not named and manifest.chunker.get("method") == "sentences-v1":
+        return Chunker(size=int(manifest.chunker["size"]), overlap=int(manifest.chunker["overlap"]))
     return Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)
 
 
@@ -103,9 +108,10 @@ def _embedded_on_ray(items: list[Document | FactCheck | SourceError], *, setting
     """Embed every new or changed document's chunk and sentence texts on the cluster."""
     from assistant.ingest.distributed import embed_on_ray
 
-    chunker = _chunker(settings)
     backend = backend_of(settings)
-    reader = backend.reader() if backend.manifest() is not None else None
+    manifest = backend.manifest()
+    chunker = _chunker(settings, manifest)
+    reader = backend.reader() if manifest is not None else None
     texts: dict[str, None] = {}
     try:
         for item in items:
@@ -140,8 +146,9 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
 
     started = time.perf_counter()
     report = IngestReport()
-    chunker = _chunker(settings)
-    with backend_of(settings).writer(model_id=embedder.model_id, dim=embedder.dim,
+    backend = backend_of(settings)
+    chunker = _chunker(settings, backend.manifest())
+    with backend.writer(model_id=embedder.model_id, dim=embedder.dim,
                                      chunker=chunker.settings(),
                                      vector_index=settings.vector_index) as writer:
         # Reading and chunking run in a thread, ahead of embedding: the encoder never waits
