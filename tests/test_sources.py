@@ -163,3 +163,16 @@ def test_ids_with_control_characters_are_refused(tmp_path):
     for err, line in zip(items[1:], (2, 3), strict=True):
         assert isinstance(err, MalformedSourceError) and err.line == line
         assert "control character" in str(err)
+
+
+def test_common_date_forms_are_read_and_a_bad_one_is_named(tmp_path):
+    (tmp_path / "d.jsonl").write_text(
+        '{"id": "a", "text": "One.", "published": "2024/01/08"}\n'
+        '{"id": "b", "text": "Two.", "published": "8 Jan 2024"}\n'
+        '{"id": "c", "text": "Three.", "published": "Mon, 08 Jan 2024 10:00:00 GMT"}\n'
+        '{"id": "d", "text": "Four.", "published": "January 2024"}\n')
+    items = read(tmp_path / "d.jsonl")
+    docs = {i.doc_id: i.published for i in items if isinstance(i, Document)}
+    assert docs == {"a": "2024-01-08", "b": "2024-01-08", "c": "2024-01-08T10:00:00+00:00"}
+    (error,) = [i for i in items if isinstance(i, SourceError)]
+    assert error.line == 4 and "'published'" in str(error) and "'January 2024'" in str(error)
