@@ -42,7 +42,7 @@ from _common import percentile  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
-from assistant.ingest.pipeline import backend_of  # noqa: E402
+from assistant.index import open_backend  # noqa: E402
 from assistant.service import Service  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def timed_ingest(path: Path, settings, embedder, **kw) -> dict:
 
 
 def chunk_vectors(settings) -> np.ndarray:
-    reader = backend_of(settings).reader()
+    reader = open_backend(settings).reader()
     try:
         ids = [r["chunk_id"] for d in reader.store.iter_documents()
                for r in reader.store.document_chunks(d.doc_id)]

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _free_port() -> int:
 def ray_cluster(tmp_path_factory) -> Iterator[str]:
     """Two Ray nodes on this machine, stopped afterwards."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-    ray_bin = shutil.which("ray", path=str(Path(os.sys.executable).parent)) or shutil.which("ray")
+    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     if ray_bin is None:
         pytest.skip("the ray command is not on PATH")
     port = _free_port()
@@ -56,10 +57,11 @@ def ray_cluster(tmp_path_factory) -> Iterator[str]:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
 
 
-def _vectors(settings) -> dict[tuple[str, int], np.ndarray]:
-    from assistant.ingest.pipeline import backend_of
+def _vectors(settings) -> tuple[dict[tuple[str, int], np.ndarray], dict]:
+    """Chunk vectors by (doc, start), and each document's stored sentences with their vectors."""
+    from assistant.index import open_backend
 
-    reader = backend_of(settings).reader()
+    reader = open_backend(settings).reader()
     try:
         out = {}
         for doc in reader.store.iter_documents():

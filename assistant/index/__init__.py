@@ -24,7 +24,7 @@ from assistant.index.generations import (
 from assistant.index.store import Store, fts_words
 from assistant.index.vectors import KINDS, VectorIndex, set_search_threads
 
-__all__ = ["KINDS", "MANIFEST", "Backend", "ConversationStore", "DocumentStore", "FileBackend", "IndexReader",
-           "IndexWriter", "Manifest", "Reader", "Store", "VectorIndex", "VectorSearch", "Writer",
-           "check_embedder", "fts_words", "no_index", "open_backend", "read_manifest",
-           "set_search_threads", "write_lock"]
+__all__ = ["KINDS", "MANIFEST", "Backend", "ConversationStore", "DocumentStore", "FileBackend",
+           "IndexReader", "IndexWriter", "Manifest", "Reader", "Store", "VectorIndex",
+           "VectorSearch", "Writer", "check_embedder", "fts_words", "no_index", "open_backend",
+           "read_manifest", "set_search_threads", "write_lock"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.config import Settings
 from assistant.index.base import Backend
 from assistant.index.generations import FileBackend
 
 
-def open_backend(*, index: Path, database_url: str = "", schema: str = "assistant") -> Backend:
+def open_backend(settings: Settings) -> Backend:
     """The backend the settings name (`ASSISTANT_DATABASE_URL`, else `ASSISTANT_INDEX`)."""
-    if database_url:
+    if settings.database_url:
         from assistant.index.postgres import PostgresBackend
 
-        return PostgresBackend(database_url, schema)
-    return FileBackend(Path(index))
+        return PostgresBackend(settings.database_url, settings.database_schema)
+    return FileBackend(Path(settings.index))

@@ -1,6 +1,6 @@
 """The index in PostgreSQL with pgvector: one schema holds documents, chunks (a weighted
-`tsvector` with a GIN index, ranked by `ts_rank_cd`, and a pgvector column with an HNSW index),
-words, sentences and fact-checks, shared by any number of `assistant serve` replicas.
+`tsvector` with a GIN index, ranked by BM25 as FTS5 ranks, and a pgvector column with an HNSW
+index), words, sentences and fact-checks, shared by any number of `assistant serve` replicas.
 
 A writer works in one transaction under an advisory lock (one writer at a time, like the
 embedded index's lock file): readers see all of an ingest or none of it, and a failed or killed
@@ -32,13 +32,15 @@ from assistant.errors import (
 from assistant.index.generations import Manifest, check_chunker, check_embedder
 from assistant.index.store import (
     BM25_WEIGHTS,
+    CHUNK_COLUMNS,
+    DocumentReads,
     _chunk_words,
+    _TOKEN,
     _words,
     dequantize,
     filter_sql,
-    fts_query,
     quantize,
-    row_document,
+    query_words,
 )
 from assistant.models import Chunk, Document, FactCheck, Filters
 
@@ -130,7 +132,6 @@ CREATE TABLE IF NOT EXISTS fact_checks (
 # ts_rank_cd: the chunk reranker and the answer confidence were trained on BM25 scores, and on
 # ts_rank_cd's scale the seed questions' confidences moved by up to 0.18.
 _K1, _B = 1.2, 0.75
-_TOKEN = re.compile(r"\w+")
 _BM25 = f"""
 WITH terms AS (
     SELECT DISTINCT lex FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS lex
@@ -153,11 +154,6 @@ GROUP BY c.chunk_id ORDER BY score DESC, c.chunk_id LIMIT %s
 """
 _TSV = ("setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B')"
         " || setweight(to_tsvector('english', %s), 'C')")
-_CHUNK_COLUMNS = """
-    c.chunk_id, c.doc_id, c.ordinal, c.section, c.char_start, c.char_end,
-    substr(d.text, c.char_start + 1, c.char_end - c.char_start) AS text,
-    d.source, d.title, d.publisher, d.published, d.url
-"""
 
 
 def redact(url: str) -> str:
@@ -210,8 +206,10 @@ def _manifest(conn: psycopg.Connection, schema: str) -> Manifest | None:
                     built_at=row["built_at"])
 
 
-class PgStore:
+class PgStore(DocumentReads):
     """Documents, chunks, words, sentences and fact-checks in one PostgreSQL schema."""
+
+    DIALECT = "postgres"
 
     def __init__(self, conn: psycopg.Connection, lock: threading.RLock) -> None:
         self.conn = conn
@@ -305,11 +303,6 @@ class PgStore:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def fact_check_hash(self, key: str) -> str | None:
-        """The stored content hash of a fact-check, or None if absent."""
-        rows = self._q("SELECT content_hash FROM fact_checks WHERE key = %s", (key,))
-        return rows[0]["content_hash"] if rows else None
-
     def fact_checks(self) -> tuple[list[FactCheck], np.ndarray]:
         """Every stored fact-check and the matrix of their claims' embeddings."""
         rows = self._q("SELECT data, vector FROM fact_checks ORDER BY key")
@@ -341,31 +334,11 @@ class PgStore:
                         dequantize([r["scale"] for r in got], [bytes(r["vector"]) for r in got]))
         return out
 
-    def content_hash(self, doc_id: str) -> str | None:
-        """The stored content hash of a document, or None if absent."""
-        rows = self._q("SELECT content_hash FROM documents WHERE doc_id = %s", (doc_id,))
-        return rows[0]["content_hash"] if rows else None
-
     def chunk_ids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         """For each embedding-text hash already stored, one chunk id that has it."""
         rows = self._q("SELECT embed_hash, min(chunk_id) AS chunk_id FROM chunks WHERE "
                        "embed_hash = ANY(%s) GROUP BY embed_hash", (list(dict.fromkeys(hashes)),))
         return {r["embed_hash"]: int(r["chunk_id"]) for r in rows}
-
-    def get_document(self, doc_id: str) -> Document | None:
-        """A stored document, or None."""
-        rows = self._q("SELECT * FROM documents WHERE doc_id = %s", (doc_id,))
-        return row_document(rows[0]) if rows else None
-
-    def iter_documents(self) -> Iterator[Document]:
-        """Every stored document, by doc_id."""
-        for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
-            yield row_document(row)
-
-    def list_documents(self, *, limit: int, offset: int) -> list[Document]:
-        """One page of documents, by doc_id."""
-        return [row_document(r) for r in self._q(
-            "SELECT * FROM documents ORDER BY doc_id LIMIT %s OFFSET %s", (limit, offset))]
 
     def counts(self) -> dict[str, int]:
         """Numbers of documents and chunks."""
@@ -375,14 +348,9 @@ class PgStore:
 
     def chunks(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Chunk rows (text sliced from the stored document, plus document metadata) by id."""
-        rows = self._q(f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON "
+        rows = self._q(f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON "
                        "d.doc_id = c.doc_id WHERE c.chunk_id = ANY(%s)", ([int(i) for i in ids],))
         return {int(r["chunk_id"]): r for r in rows}
-
-    def document_chunks(self, doc_id: str) -> list[dict[str, Any]]:
-        """A document's chunks in order."""
-        return self._q(f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON "
-                       "d.doc_id = c.doc_id WHERE c.doc_id = %s ORDER BY c.ordinal", (doc_id,))
 
     def term_chunk_count(self, word: str) -> int:
         """In how many chunks a word occurs (stemmed as the index stems it)."""
@@ -398,35 +366,12 @@ class PgStore:
         """Always: this store keeps per-chunk word counts."""
         return True
 
-    def word_df(self, word: str) -> int:
-        """In how many documents a (lower-case, unstemmed) word occurs."""
-        rows = self._q("SELECT df FROM words WHERE word = %s", (word,))
-        return int(rows[0]["df"]) if rows else 0
-
-    def words_like(self, word: str, spread: int) -> dict[str, int]:
-        """Vocabulary words with the same first letter and a length within `spread`, with df."""
-        first = word[0]
-        rows = self._q("SELECT word, df FROM words WHERE word >= %s AND word < %s AND "
-                       "length(word) BETWEEN %s AND %s",
-                       (first, first + "\U0010ffff", len(word) - spread, len(word) + spread))
-        return {r["word"]: int(r["df"]) for r in rows}
-
-    def chunk_ids(self, filters: Filters) -> list[int]:
-        """Ids of all chunks whose document passes the filters."""
-        where_sql, params = filter_sql(filters, dialect="postgres")
-        return [int(r["chunk_id"]) for r in self._q(
-            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-            f"WHERE {where_sql}", params)]
-
     def bm25(self, query: str, limit: int, filters: Filters | None = None, *,
              common: set[str] | frozenset[str] = frozenset()) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for the query's content words, any of
         them (those in `common` left out while two others remain), as the embedded index
         scores them; the GIN index finds the chunks."""
-        match = fts_query(query, common=common)
-        if match is None:
-            return []
-        words = [w.strip('"') for w in match.split(" OR ") if re.fullmatch(r'"\w+"', w)]
+        words = query_words(query, common=common)
         if not words:
             return []
         where_sql, params = filter_sql(filters, dialect="postgres") if filters else ("TRUE", [])
@@ -438,11 +383,9 @@ class PgStore:
 class PgVectors:
     """Chunk vectors in the chunks table's pgvector column (HNSW, inner product)."""
 
-    def __init__(self, conn: psycopg.Connection, lock: threading.RLock, *,
-                 readonly: bool) -> None:
+    def __init__(self, conn: psycopg.Connection, lock: threading.RLock) -> None:
         self.conn = conn
         self.lock = lock
-        self.readonly = readonly
 
     def add(self, ids: list[int], vectors: np.ndarray) -> None:
         """Set the vectors of the given chunk ids (rows the store has just inserted)."""
@@ -508,7 +451,7 @@ class PgReader:
         self.manifest = manifest
         lock = threading.RLock()
         self.store = PgStore(self._conn, lock)
-        self.vectors = PgVectors(self._conn, lock, readonly=True)
+        self.vectors = PgVectors(self._conn, lock)
 
     @property
     def generation(self) -> int:
@@ -560,7 +503,7 @@ class PgWriter:
             raise
         lock = threading.RLock()
         self.store = PgStore(self._conn, lock)
-        self.vectors = PgVectors(self._conn, lock, readonly=False)
+        self.vectors = PgVectors(self._conn, lock)
 
     def commit(self) -> Manifest:
         """Bump the manifest and commit: readers see every change at once."""

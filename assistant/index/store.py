@@ -76,7 +76,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # SciFact equal weights gave nDCG@10 0.699, against 0.690 with (0.3, 0.3, 1) and 0.680 body only.
 BM25_WEIGHTS = (1.0, 1.0, 1.0)
 
-_CHUNK_COLUMNS = """
+CHUNK_COLUMNS = """
     c.chunk_id, c.doc_id, c.ordinal, c.section, c.char_start, c.char_end,
     substr(d.text, c.char_start + 1, c.char_end - c.char_start) AS text,
     d.source, d.title, d.publisher, d.published, d.url
@@ -123,19 +123,91 @@ def fts_words(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS))
 
 
-def fts_query(text: str, *, common: set[str] | frozenset[str] = frozenset()) -> str | None:
-    """An FTS5 OR-query of the content words of `text`, each quoted; None when none are left.
-    Words in `common` are left out while at least two others remain."""
+def query_words(text: str, *, common: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The words a text-rank query ORs: the content words of `text`, less those in `common`
+    while at least two others remain; all its words when it has only stop words."""
     seen = dict.fromkeys(fts_words(text))
     if common and sum(1 for t in seen if t not in common) >= 2:
         seen = {t: None for t in seen if t not in common}
     if not seen:
         # A query of stop words only ("Who is it?") still deserves lexical matching.
         seen = dict.fromkeys(_TOKEN.findall(text.lower()))
-    return " OR ".join(f'"{tok}"' for tok in seen) or None
+    return list(seen)
 
 
-class Store:
+def fts_query(text: str, *, common: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """An FTS5 OR-query of `query_words`, each quoted; None when none are left."""
+    return " OR ".join(f'"{tok}"' for tok in query_words(text, common=common)) or None
+
+
+class DocumentReads:
+    """The reads that are the same SQL in SQLite and PostgreSQL but for the placeholder; a store
+    provides `_q(sql, params)` (rows by column name) and its `DIALECT`."""
+
+    DIALECT = "sqlite"
+
+    def _q(self, sql: str, params: tuple | list = ()) -> list[Any]:
+        raise NotImplementedError
+
+    @property
+    def _m(self) -> str:
+        return "%s" if self.DIALECT == "postgres" else "?"
+
+    def fact_check_hash(self, key: str) -> str | None:
+        """The stored content hash of a fact-check, or None if absent."""
+        rows = self._q(f"SELECT content_hash FROM fact_checks WHERE key = {self._m}", (key,))
+        return rows[0]["content_hash"] if rows else None
+
+    def content_hash(self, doc_id: str) -> str | None:
+        """The stored content hash of a document, or None if absent."""
+        rows = self._q(f"SELECT content_hash FROM documents WHERE doc_id = {self._m}", (doc_id,))
+        return rows[0]["content_hash"] if rows else None
+
+    def get_document(self, doc_id: str) -> Document | None:
+        """A stored document, or None."""
+        rows = self._q(f"SELECT * FROM documents WHERE doc_id = {self._m}", (doc_id,))
+        return row_document(rows[0]) if rows else None
+
+    def iter_documents(self) -> Iterator[Document]:
+        """Every stored document, by doc_id."""
+        for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
+            yield row_document(row)
+
+    def list_documents(self, *, limit: int, offset: int) -> list[Document]:
+        """One page of documents, by doc_id."""
+        return [row_document(r) for r in self._q(
+            f"SELECT * FROM documents ORDER BY doc_id LIMIT {self._m} OFFSET {self._m}",
+            (limit, offset))]
+
+    def document_chunks(self, doc_id: str) -> list[Any]:
+        """A document's chunks in order."""
+        return self._q(
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+            f"WHERE c.doc_id = {self._m} ORDER BY c.ordinal", (doc_id,))
+
+    def word_df(self, word: str) -> int:
+        """In how many documents a (lower-case, unstemmed) word occurs."""
+        rows = self._q(f"SELECT df FROM words WHERE word = {self._m}", (word,))
+        return int(rows[0]["df"]) if rows else 0
+
+    def words_like(self, word: str, spread: int) -> dict[str, int]:
+        """Vocabulary words with the same first letter and a length within `spread`, with df."""
+        first, m = word[0], self._m
+        rows = self._q(
+            f"SELECT word, df FROM words WHERE word >= {m} AND word < {m} AND length(word) "
+            f"BETWEEN {m} AND {m}",
+            (first, first + "\U0010ffff", len(word) - spread, len(word) + spread))
+        return {r["word"]: int(r["df"]) for r in rows}
+
+    def chunk_ids(self, filters: Filters) -> list[int]:
+        """Ids of all chunks whose document passes the filters."""
+        where_sql, params = filter_sql(filters, dialect=self.DIALECT)
+        return [int(r["chunk_id"]) for r in self._q(
+            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+            f"WHERE {where_sql}", params)]
+
+
+class Store(DocumentReads):
     """One generation's SQLite file. Writable while it is being built, read-only once live."""
 
     def __init__(self, path: Path, *, readonly: bool) -> None:
@@ -281,11 +353,6 @@ class Store:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def fact_check_hash(self, key: str) -> str | None:
-        """The stored content hash of a fact-check, or None if absent."""
-        rows = self._q("SELECT content_hash FROM fact_checks WHERE key = ?", (key,))
-        return rows[0][0] if rows else None
-
     def fact_checks(self) -> tuple[list[FactCheck], np.ndarray]:
         """Every stored fact-check and the matrix of their claims' embeddings (row per check)."""
         try:
@@ -316,11 +383,6 @@ class Store:
                 out[key] = (spans, vecs)
         return out
 
-    def content_hash(self, doc_id: str) -> str | None:
-        """The stored content hash of a document, or None if absent."""
-        rows = self._q("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,))
-        return rows[0][0] if rows else None
-
     def chunk_ids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         """For each embedding-text hash already stored, one chunk id that has it."""
         out: dict[str, int] = {}
@@ -333,21 +395,6 @@ class Store:
             for eh, cid in rows:
                 out.setdefault(eh, cid)
         return out
-
-    def get_document(self, doc_id: str) -> Document | None:
-        """A stored document, or None."""
-        rows = self._q("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
-        return row_document(rows[0]) if rows else None
-
-    def iter_documents(self) -> Iterator[Document]:
-        """Every stored document, by doc_id."""
-        for row in self._q("SELECT * FROM documents ORDER BY doc_id"):
-            yield row_document(row)
-
-    def list_documents(self, *, limit: int, offset: int) -> list[Document]:
-        """One page of documents, by doc_id."""
-        return [row_document(r) for r in self._q(
-            "SELECT * FROM documents ORDER BY doc_id LIMIT ? OFFSET ?", (limit, offset))]
 
     def counts(self) -> dict[str, int]:
         """Numbers of documents and chunks."""
@@ -363,17 +410,11 @@ class Store:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             rows = self._q(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
                 f"WHERE c.chunk_id IN ({','.join('?' * len(part))})", part)
             for r in rows:
                 out[r["chunk_id"]] = r
         return out
-
-    def document_chunks(self, doc_id: str) -> list[sqlite3.Row]:
-        """A document's chunks in order."""
-        return self._q(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-            "WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))
 
     def term_chunk_count(self, word: str) -> int:
         """In how many chunks a word occurs (FTS5 applies the index's stemmer to it)."""
@@ -403,26 +444,6 @@ class Store:
             except sqlite3.OperationalError:
                 self._has_chunk_words = False
         return self._has_chunk_words
-
-    def word_df(self, word: str) -> int:
-        """In how many documents a (lower-case, unstemmed) word occurs."""
-        rows = self._q("SELECT df FROM words WHERE word = ?", (word,))
-        return int(rows[0][0]) if rows else 0
-
-    def words_like(self, word: str, spread: int) -> dict[str, int]:
-        """Vocabulary words with the same first letter and a length within `spread`, with df."""
-        first = word[0]
-        rows = self._q(
-            "SELECT word, df FROM words WHERE word >= ? AND word < ? AND length(word) BETWEEN ? AND ?",
-            (first, first + "\U0010ffff", len(word) - spread, len(word) + spread))
-        return {w: int(df) for w, df in rows}
-
-    def chunk_ids(self, filters: Filters) -> list[int]:
-        """Ids of all chunks whose document passes the filters."""
-        where_sql, params = filter_sql(filters)
-        return [r[0] for r in self._q(
-            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {where_sql}",
-            params)]
 
     def bm25(self, query: str, limit: int, filters: Filters | None = None, *,
              common: set[str] | frozenset[str] = frozenset()) -> list[tuple[int, float]]:

@@ -16,8 +16,6 @@ import numpy as np
 from assistant.config import Settings
 from assistant.errors import ConfigError
 
-log = logging.getLogger("assistant")
-
 # What an actor needs to load the same model as this process.
 _MODEL_FIELDS = ("model", "backend", "device", "cache_dir", "embed_batch_size")
 
@@ -77,8 +75,7 @@ def embed_on_ray(texts: list[str], *, address: str, settings: Settings, dim: int
         ctx.enable_progress_bars = progress
         ctx.verbose_stats_logs = False
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        model = {f: str(v) if f == "cache_dir" else v
-                 for f, v in settings.model_dump().items() if f in _MODEL_FIELDS}
+        model = settings.model_dump(mode="json", include=set(_MODEL_FIELDS))
         # Sorted by length, each batch holds texts of about the same length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         ds = ray.data.from_items([{"i": i, "text": texts[i]} for i in order],

@@ -16,7 +16,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
-from assistant.index import Backend, Manifest, Writer, open_backend
+from assistant.index import Manifest, Writer, open_backend
 from assistant.ingest.chunking import Chunker
 from assistant.ingest.sources import iter_documents
 from assistant.models import Chunk, Document, FactCheck, IngestReport
@@ -42,12 +42,6 @@ def document_sentences(doc: Document, chunks: list[Chunk]) -> list[tuple[int, in
 
 def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def backend_of(settings: Settings) -> Backend:
-    """Where the settings keep the index."""
-    return open_backend(index=Path(settings.index), database_url=settings.database_url,
-                        schema=settings.database_schema)
 
 
 def _chunker(settings: Settings, manifest: Manifest | None) -> Chunker:
@@ -93,10 +87,12 @@ class PrecomputedEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """The precomputed rows, the local model for the rest."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        rest = [i for i, t in enumerate(texts) if t not in self.vectors]
+        rest = []
         for i, t in enumerate(texts):
             if t in self.vectors:
                 out[i] = self.vectors[t]
+            else:
+                rest.append(i)
         if rest:
             out[rest] = self.local.embed([texts[i] for i in rest])
         return out
@@ -108,7 +104,7 @@ def _embedded_on_ray(items: list[Document | FactCheck | SourceError], *, setting
     """Embed every new or changed document's chunk and sentence texts on the cluster."""
     from assistant.ingest.distributed import embed_on_ray
 
-    backend = backend_of(settings)
+    backend = open_backend(settings)
     manifest = backend.manifest()
     chunker = _chunker(settings, manifest)
     reader = backend.reader() if manifest is not None else None
@@ -146,11 +142,10 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
 
     started = time.perf_counter()
     report = IngestReport()
-    backend = backend_of(settings)
+    backend = open_backend(settings)
     chunker = _chunker(settings, backend.manifest())
-    with backend.writer(model_id=embedder.model_id, dim=embedder.dim,
-                                     chunker=chunker.settings(),
-                                     vector_index=settings.vector_index) as writer:
+    with backend.writer(model_id=embedder.model_id, dim=embedder.dim, chunker=chunker.settings(),
+                        vector_index=settings.vector_index) as writer:
         # Reading and chunking run in a thread, ahead of embedding: the encoder never waits
         # for the disk or the parsers, and they never wait for it (bounded queue).
         ready: Queue[tuple[Document, list[Chunk]] | None] = Queue(maxsize=4 * EMBED_BATCH_CHUNKS)
@@ -263,7 +258,7 @@ def _write_batch(writer: Writer, embedder: Embedder,
 
 def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], list[str]]:
     """Delete documents by id in one new generation; returns (removed ids, ids not found)."""
-    backend = backend_of(settings)
+    backend = open_backend(settings)
     manifest = backend.manifest()
     if manifest is None:
         raise IndexNotFoundError(f"no index at {backend.where}: nothing to remove")

@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from assistant.answers import Answerer
 from assistant.claims import Checker
@@ -60,8 +59,7 @@ class LiveIndex:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.backend = open_backend(index=Path(settings.index), database_url=settings.database_url,
-                                    schema=settings.database_schema)
+        self.backend = open_backend(settings)
         self.root = self.backend.where
         self.problem: AssistantError | None = None  # why there is no generation, if there is none
         self._generation: Generation | None = None
