@@ -104,8 +104,10 @@ def _bad_line(exc: QueryError) -> dict[str, str]:
 @app.command()
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(
-        help="Files or folders (.txt .md .html .jsonl) [default: ASSISTANT_CORPUS or corpus/]")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Files or folders (.txt .md .html .jsonl .pdf .docx), or http(s) URLs of article "
+        "pages, RSS/Atom feeds and sitemaps [default: ASSISTANT_CORPUS or corpus/]",
+        show_default=False)] = None,
     index: IndexOpt = None,
     chunk_size: Annotated[int | None, typer.Option(help="Most words per chunk (new index).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Sentences shared by chunks.")] = None,
@@ -125,6 +127,8 @@ def ingest(
                             ray_address=ray, ray_workers=ray_workers)
     for err in report.errors:
         typer.echo(f"error: {err}", err=True)
+    for item in report.not_ingested:
+        typer.echo(f"skipped: {item.source}: {item.reason}", err=True)
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
@@ -133,7 +137,9 @@ def ingest(
             f"ingested {report.documents} document(s), {report.chunks} chunk(s){reused}"
             + (f", {report.fact_checks} fact-check(s)" if report.fact_checks else "")
             + f"; {report.skipped} unchanged; {len(report.errors)} error(s); "
-            f"{report.seconds:.1f} s → {service.location}"
+            + (f"{len(report.not_ingested)} file(s) of other types skipped; "
+               if report.not_ingested else "")
+            + f"{report.seconds:.1f} s → {service.location}"
             + (f" (generation {report.generation})" if report.generation else "")
         )
     if report.errors:

@@ -115,6 +115,21 @@ class Settings(BaseSettings):
                                           "are forgotten after this.")
     max_conversations: int = Field(10000, ge=10)
 
+    # --- fetching from the web (`assistant ingest URL`, POST /v1/ingest/urls) ---------------
+    fetch_allowed_hosts: str = Field("", description="Comma-separated hosts or CIDR ranges "
+                                     "(e.g. intranet.example, 10.1.0.0/16) that may be fetched "
+                                     "although they are private or loopback; empty: only "
+                                     "public addresses.")
+    fetch_user_agent: str = Field("assistant-ingest/0.1 (self-hosted news QA)",
+                                  description="User-Agent sent with every fetch, and matched "
+                                  "against robots.txt.")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Longest wait for one "
+                                         "response (connect, and between bytes).")
+    fetch_per_host: int = Field(2, ge=1, le=16, description="Requests in flight to one host.")
+    fetch_concurrency: int = Field(8, ge=1, le=64, description="Requests in flight in all.")
+    fetch_max_pages: int = Field(1000, ge=1, description="Most pages one ingest fetches from "
+                                 "feeds and sitemaps.")
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -171,6 +186,25 @@ class Settings(BaseSettings):
                 raise ConfigError(f"ASSISTANT_TRUSTED_PROXIES: {p!r} is not an IP address or "
                                   "network (such as 127.0.0.1 or 10.0.0.0/8)") from None
         return out
+
+    def fetch_allowed(self) -> tuple[frozenset[str], tuple]:
+        """ASSISTANT_FETCH_ALLOWED_HOSTS as (host names, IP networks), each checked."""
+        import ipaddress
+
+        hosts: set[str] = set()
+        nets = []
+        for item in (p.strip() for p in self.fetch_allowed_hosts.split(",")):
+            if not item:
+                continue
+            try:
+                nets.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                if "/" in item or ":" in item or not item.replace("-", "").replace(".", "").isalnum():
+                    raise ConfigError(f"ASSISTANT_FETCH_ALLOWED_HOSTS: {item!r} is neither a host "
+                                      "name nor an IP network (such as intranet.example or "
+                                      "10.0.0.0/8)") from None
+                hosts.add(item.lower().rstrip("."))
+        return frozenset(hosts), tuple(nets)
 
     def origins(self) -> list[str]:
         """Configured CORS / widget origins, without trailing slashes."""

@@ -11,7 +11,9 @@ Tree::
     │   ├── EncodingError          not valid UTF-8
     │   ├── TooLargeError          over the configured size limit
     │   ├── UnsupportedSourceError a file type we do not read
-    │   └── MalformedSourceError   e.g. a JSONL line that is not a JSON object with text
+    │   ├── MalformedSourceError   e.g. a JSONL line that is not a JSON object with text
+    │   └── FetchError             a URL cannot be fetched (HTTP error, timeout, robots.txt)
+    │       └── BlockedURLError        the address is not one the operator allows (SSRF guard)
     ├── IndexError_            the on-disk index cannot be used
     │   ├── IndexNotFoundError     nothing has been ingested at that location
     │   ├── IndexCorruptError      files are missing or unreadable
@@ -77,6 +79,21 @@ class UnsupportedSourceError(SourceError):
 
 class MalformedSourceError(SourceError):
     """The file's structure is wrong (e.g. a JSONL line that is not an object with text)."""
+
+
+class FetchError(SourceError):
+    """A URL cannot be fetched: an HTTP error (its `status`), a timeout, or robots.txt
+    disallows it."""
+
+    def __init__(self, path: str | Path, problem: str, *, line: int | None = None,
+                 status: int | None = None) -> None:
+        self.status = status
+        super().__init__(path, problem, line=line)
+
+
+class BlockedURLError(FetchError):
+    """The URL is not http(s), or its host resolves to an address the operator does not allow
+    (private, loopback, link-local... unless ASSISTANT_FETCH_ALLOWED_HOSTS names it)."""
 
 
 class IndexError_(AssistantError):  # noqa: N801 - trailing underscore: do not shadow builtin

@@ -56,6 +56,21 @@ class Document:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A source found unchanged before it was read (a web page answering 304 Not Modified)."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotIngested:
+    """A file passed over on purpose (a type we do not read, found in a folder), and why."""
+
+    source: str
+    reason: str
+
+
 @dataclass(slots=True)
 class Chunk:
     """A run of whole sentences of one document; `text == document.text[char_start:char_end]`."""
@@ -292,6 +307,7 @@ class IngestReport:
     reused_vectors: int = 0
     written: list[str] = field(default_factory=list)  # ids added or replaced
     fact_checks: int = 0  # ClaimReviews added or replaced
+    not_ingested: list[NotIngested] = field(default_factory=list)  # files passed over, and why
     generation: int | None = None
     seconds: float = 0.0
 
@@ -308,6 +324,7 @@ class IngestReport:
             "errors": self.error_dicts(),
             "reused_vectors": self.reused_vectors,
             "fact_checks": self.fact_checks,
+            "not_ingested": [{"path": n.source, "reason": n.reason} for n in self.not_ingested],
             "generation": self.generation,
             "seconds": round(self.seconds, 3),
         }

@@ -95,6 +95,13 @@ def looks_like_headline(line: str) -> bool:
     return line[0].isupper() or line[0].isdigit() or line[0] in "\"'“‘"
 
 
+def fallback_title(text: str, *, max_words: int = 10) -> str:
+    """A readable title for a text that has none: the first words of its first line."""
+    words = text.strip().split("\n", 1)[0].split()
+    title = " ".join(words[:max_words]).rstrip(",;:-–—")
+    return title + ("…" if len(words) > max_words else "")
+
+
 def looks_like_heading(line: str, next_line: str | None) -> bool:
     """True for a short label line (`IRAN`, `South Africa`) that introduces the text after it."""
     line = line.strip()

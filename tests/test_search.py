@@ -111,3 +111,17 @@ def test_bad_filters():
     assert bad.value.field == "since" and bad.value.worded({"since": "--since"}).startswith("--since")
     with pytest.raises(QueryError, match="after"):
         Filters.create(since="2024-05-01", until="2024-01-01")
+
+
+def test_headline_less_document_shows_its_first_words_as_title(seeds_index, embedder):
+    from assistant.service import Service
+
+    retriever = Retriever(IndexReader(seeds_index.index), embedder, seeds_index)
+    hits = retriever.search("sanctions against Russia isolated country", k=10)
+    hit = next(h for h in hits if h.doc_id == SEEDS[0])
+    # The file has no headline: its first words stand in (the file name stays the source).
+    assert hit.title == "The sanctions imposed by the US and western countries sanctions…"
+    assert hit.source == SEEDS[0]
+    answer = Service(seeds_index, embedder=embedder).ask(
+        "What were the Western sanctions against Russia intended to do?")
+    assert answer.citations and all(c.title for c in answer.citations)

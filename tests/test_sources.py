@@ -133,13 +133,16 @@ def test_missing_and_unsupported_paths(tmp_path):
     assert isinstance(unsupported, UnsupportedSourceError) and ".pdfx" in str(unsupported)
 
 
-def test_folder_walk_skips_hidden_and_unknown_files(tmp_path):
+def test_folder_walk_skips_hidden_and_reports_unknown_files(tmp_path):
+    from assistant.models import NotIngested
+
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.txt").write_text("A sentence.")
     (tmp_path / ".hidden.txt").write_text("Hidden.")
     (tmp_path / "notes.bin").write_bytes(b"\x00\x01")
-    (doc,) = read(tmp_path)
+    doc, skipped = sorted(read(tmp_path), key=lambda i: isinstance(i, NotIngested))
     assert doc.doc_id == "sub/a.txt"
+    assert skipped == NotIngested((tmp_path / "notes.bin").as_posix(), "unsupported file type '.bin'")
 
 
 def test_unclosed_front_matter_is_reported(tmp_path):
@@ -176,3 +179,16 @@ def test_common_date_forms_are_read_and_a_bad_one_is_named(tmp_path):
     assert docs == {"a": "2024-01-08", "b": "2024-01-08", "c": "2024-01-08T10:00:00+00:00"}
     (error,) = [i for i in items if isinstance(i, SourceError)]
     assert error.line == 4 and "'published'" in str(error) and "'January 2024'" in str(error)
+
+
+def test_documents_are_counted_before_reading(tmp_path):
+    from assistant.ingest.sources import count_documents
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").write_text("One.", encoding="utf-8")
+    (tmp_path / "a" / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "a" / ".hidden.txt").write_text("Hidden.", encoding="utf-8")
+    records = "".join(f'{{"id": "r{i}", "text": "Record {i}."}}\n' for i in range(5))
+    (tmp_path / "feed.jsonl").write_text(records + "\n", encoding="utf-8")
+    # The progress bar's total: one per readable file, one per JSONL record, known up front.
+    assert count_documents([tmp_path / "a", tmp_path / "feed.jsonl", tmp_path / "gone"]) == 6

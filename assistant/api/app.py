@@ -17,7 +17,8 @@ from starlette.types import ASGIApp
 from assistant import __version__
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
-from assistant.api.routes import ask, chat, check, documents, health, openai, search, web, widget
+from assistant.api.routes import (ask, chat, check, documents, health, ingest, openai, search, web,
+                                   widget)
 from assistant.api.schemas import UNION_TAGS
 from assistant.auth import Authenticator
 from assistant.config import Settings, get_settings
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = service
     app.state.auth = auth
     app.state.metrics = Metrics(service.counts)
-    for module in (health, search, ask, check, chat, openai, documents, widget, web):
+    for module in (health, search, ask, check, chat, openai, documents, ingest, widget, web):
         app.include_router(module.router)
     for path, mounted, _ in mounts:
         # The exact route answers `path` itself, sparing clients the mount's redirect to path/.

@@ -132,6 +132,15 @@ class IngestResult(BaseModel):
     generation: int | None
 
 
+class UrlsBody(BaseModel):
+    """Web addresses to fetch and add: article pages, RSS/Atom feeds, sitemaps."""
+
+    model_config = ConfigDict(extra="forbid")
+    urls: list[str] = Field(..., min_length=1, description="http(s) URLs; at most "
+                            "ASSISTANT_MAX_BATCH_DOCUMENTS. Feeds and sitemaps bring every page "
+                            "they list (at most ASSISTANT_FETCH_MAX_PAGES).")
+
+
 class DocumentSummary(BaseModel):
     """A document without its text."""
 

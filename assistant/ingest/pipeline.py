@@ -7,7 +7,7 @@ import hashlib
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -18,8 +18,9 @@ from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
 from assistant.index import Manifest, Writer, open_backend
 from assistant.ingest.chunking import Chunker
-from assistant.ingest.sources import iter_documents
-from assistant.models import Chunk, Document, FactCheck, IngestReport
+from assistant.ingest.sources import count_documents, iter_documents
+from assistant.ingest.web import is_url, iter_web
+from assistant.models import Chunk, Document, FactCheck, IngestReport, NotIngested, Unchanged
 from assistant.text import sentence_spans, sentence_text
 
 EMBED_BATCH_CHUNKS = 256  # chunks embedded and written per step (bounds memory, feeds progress)
@@ -64,15 +65,41 @@ def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedde
     so each actor loads its model once), then written here as a local ingest writes them.
     """
     started = time.perf_counter()
-    items: Iterable[Document | FactCheck | SourceError] = iter_documents(
-        [Path(p) for p in paths], max_bytes=settings.max_file_bytes)
+    names = [str(p) if isinstance(p, Path) else p for p in paths]
+    urls = [n for n in names if is_url(n)]
+    files = [Path(n) for n in names if not is_url(n)]
+    # Counting first (file names, JSONL lines) is cheap and gives the bar a total that holds.
+    total = None if urls or not progress else count_documents(files)
+    items: Iterable[Item] = _sources(files, urls, settings=settings)
     if ray_address:
         items = list(items)
         embedder = _embedded_on_ray(items, settings=settings, embedder=embedder,
                                     address=ray_address, workers=ray_workers, progress=progress)
-    report = ingest_documents(items, settings=settings, embedder=embedder, progress=progress)
+    report = ingest_documents(items, settings=settings, embedder=embedder, progress=progress,
+                              total=total)
     report.seconds = time.perf_counter() - started
     return report
+
+
+Item = Document | FactCheck | SourceError | NotIngested | Unchanged
+
+
+def _sources(files: list[Path], urls: list[str], *, settings: Settings) -> Iterator[Item]:
+    """What the files hold, then what the URLs lead to (pages already in the index are asked
+    for only if changed)."""
+    yield from iter_documents(files, max_bytes=settings.max_file_bytes)
+    if not urls:
+        return
+    backend = open_backend(settings)
+    reader = backend.reader() if backend.manifest() is not None else None
+    try:
+        yield from iter_web(
+            urls, settings=settings, log_path=settings.index / "fetched.sqlite",
+            is_indexed=lambda doc_id: reader is not None
+            and reader.store.content_hash(doc_id) is not None)
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 class PrecomputedEmbedder:
@@ -135,9 +162,10 @@ def embedding_texts(doc: Document, chunks: list[Chunk]
     return chunk_texts, spans, [sentence_text(sec, doc.text[s:e]) for s, e, sec in spans]
 
 
-def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, settings: Settings,
-                     embedder: Embedder, progress: bool = False) -> IngestReport:
-    """Write Documents and FactChecks (SourceErrors are only reported) as one new generation."""
+def ingest_documents(items: Iterable[Item], *, settings: Settings, embedder: Embedder,
+                     progress: bool = False, total: int | None = None) -> IngestReport:
+    """Write Documents and FactChecks (the other items are only reported) as one new
+    generation; `total` is how many items the progress bar expects."""
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -152,8 +180,10 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
         seen: dict[str, str] = {}
         checks: dict[str, FactCheck] = {}
         failed: list[BaseException] = []
-        bar = tqdm(total=0, desc="ingesting", unit=" chunks", file=sys.stderr,
-                   disable=not progress, mininterval=0.5, delay=1.0)
+        # Documents done (written, unchanged or failed) against a total counted up front; the
+        # chunks written ride along as a postfix.
+        bar = tqdm(total=total, desc="ingesting", unit=" docs", file=sys.stderr,
+                   disable=not progress, mininterval=0.5, delay=1.0, dynamic_ncols=True)
         stop = threading.Event()
 
         def read() -> None:
@@ -163,6 +193,12 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
                         return
                     if isinstance(item, SourceError):
                         report.errors.append(item)
+                        bar.update(1)
+                    elif isinstance(item, NotIngested):
+                        report.not_ingested.append(item)
+                    elif isinstance(item, Unchanged):
+                        report.skipped += 1
+                        bar.update(1)
                     elif isinstance(item, FactCheck):
                         if writer.store.fact_check_hash(item.key) != item.content_hash:
                             checks[item.key] = item  # the last one read of the same key wins
@@ -174,10 +210,9 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
                         seen[item.doc_id] = item.source
                         if writer.store.content_hash(item.doc_id) == item.content_hash:
                             report.skipped += 1
+                            bar.update(1)
                             continue
-                        chunks = chunker.split(item)
-                        bar.total += len(chunks)
-                        ready.put((item, chunks))
+                        ready.put((item, chunker.split(item)))
             except BaseException as exc:  # re-raised in the writing thread
                 failed.append(exc)
             finally:
@@ -194,11 +229,13 @@ def ingest_documents(items: Iterable[Document | FactCheck | SourceError], *, set
                 size += len(got[1])
                 if size >= EMBED_BATCH_CHUNKS:
                     _write_batch(writer, embedder, batch, report)
-                    bar.update(size)
+                    bar.update(len(batch))
+                    bar.set_postfix(chunks=report.chunks, refresh=False)
                     batch, size = [], 0
             if batch:
                 _write_batch(writer, embedder, batch, report)
-                bar.update(size)
+                bar.update(len(batch))
+                bar.set_postfix(chunks=report.chunks, refresh=False)
         finally:
             stop.set()
             while reader.is_alive():  # unblock a reader waiting on a full queue, then join it

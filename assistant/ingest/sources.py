@@ -1,5 +1,5 @@
-"""Reading source files (.txt, .md, .html, .jsonl) into Documents with metadata, and
-ClaimReview fact-checks (.jsonld/.json files, and JSON-LD inside .html pages)."""
+"""Reading source files (.txt, .md, .html, .jsonl, .pdf, .docx) into Documents with metadata,
+and ClaimReview fact-checks (.jsonld/.json files, and JSON-LD inside .html pages)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from assistant.errors import (
 from assistant.ingest.claimreview import from_html as claimreviews_in_html
 from assistant.ingest.claimreview import read_json as read_claimreviews
 from assistant.ingest.dates import parse_date
-from assistant.models import Document, FactCheck
+from assistant.models import Document, FactCheck, NotIngested
 from assistant.text import has_control_chars, is_http_url, looks_like_headline, normalize_text
 
 TEXT_SUFFIXES = {".txt", ".text"}
@@ -31,12 +31,15 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 JSONLD_SUFFIXES = {".jsonld", ".json"}
-SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | JSONLD_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+WORD_SUFFIXES = {".docx"}
+SUFFIXES = (TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | JSONLD_SUFFIXES
+            | PDF_SUFFIXES | WORD_SUFFIXES)
 
 # Leading bytes of common binary formats that contain no NUL early on.
 _MAGIC = {
-    b"%PDF": "a PDF",
-    b"PK\x03\x04": "a ZIP archive (docx/xlsx/epub?)",
+    b"%PDF": "a PDF; name it .pdf to ingest it",
+    b"PK\x03\x04": "a ZIP archive; a Word file is read when named .docx",
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
@@ -46,17 +49,25 @@ _MAGIC = {
 METADATA_FIELDS = ("title", "publisher", "author", "url", "published")
 
 
-def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Document | FactCheck | SourceError]:
-    """Every Document found under `paths`, and a SourceError for each file or record that fails.
+Item = Document | FactCheck | SourceError | NotIngested
 
-    A folder is walked recursively (hidden entries and unknown file types are skipped) and its
-    files get doc ids relative to it; a file named directly gets its own name as doc id.
+
+def iter_documents(paths: list[Path], *, max_bytes: int) -> Iterator[Item]:
+    """Every Document found under `paths`, a SourceError for each file or record that fails,
+    and a NotIngested for each file of a type we do not read found in a folder.
+
+    A folder is walked recursively (hidden entries are skipped) and its files get doc ids
+    relative to it; a file named directly gets its own name as doc id.
     """
     for path in paths:
         if not path.exists():
             yield MissingSourceError(path, "no such file or directory")
         elif path.is_dir():
             for file in _walk(path):
+                if file.suffix.lower() not in SUFFIXES:
+                    yield NotIngested(file.as_posix(), f"unsupported file type "
+                                      f"{file.suffix or '(none)'!r}")
+                    continue
                 yield from read_file(file, root=path, max_bytes=max_bytes)
         elif path.suffix.lower() not in SUFFIXES:
             yield UnsupportedSourceError(
@@ -95,11 +106,30 @@ def read_upload(name: str, data: bytes, *, max_bytes: int) -> list[Document | Fa
     return items
 
 
+def count_documents(paths: list[Path]) -> int:
+    """How many documents `iter_documents` will read, cheaply (files, and JSONL lines), so a
+    progress bar's total is known before reading starts."""
+    total = 0
+    for path in paths:
+        files = ([f for f in _walk(path) if f.suffix.lower() in SUFFIXES] if path.is_dir()
+                 else [path] if path.is_file() else [])
+        for file in files:
+            if file.suffix.lower() in JSONL_SUFFIXES:
+                try:
+                    with file.open("rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                except OSError:
+                    total += 1
+            else:
+                total += 1
+    return total
+
+
 def _walk(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+            if not name.startswith("."):
                 yield Path(dirpath) / name
 
 
@@ -110,6 +140,9 @@ def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | 
     try:
         if suffix in JSONL_SUFFIXES:
             yield from _read_jsonl(path, rel, max_bytes)
+            return
+        if suffix in PDF_SUFFIXES | WORD_SUFFIXES:
+            yield from_binary(path, rel, _read_bytes(path, max_bytes, binary=True))
             return
         raw = _read_bytes(path, max_bytes)
         text = _decode(path, raw)
@@ -131,7 +164,30 @@ def read_file(path: Path, *, root: Path, max_bytes: int) -> Iterator[Document | 
         yield SourceError(path, f"cannot read: {exc.strerror or exc}")
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def from_binary(path: str | Path, rel: str, data: bytes, meta: dict[str, Any] | None = None,
+                *, doc_id: str | None = None) -> Document:
+    """A Document from the bytes of a PDF or .docx file (told apart by their first bytes);
+    `meta` fills what the file's own properties leave empty."""
+    from assistant.ingest.pdf import read_pdf
+    from assistant.ingest.word import read_docx
+
+    if data.startswith(b"%PDF"):
+        text, found = read_pdf(path, data)
+    elif data.startswith(b"PK\x03\x04"):
+        text, found = read_docx(path, data)
+    else:
+        raise MalformedSourceError(path, "neither a PDF nor a Word .docx file (the first bytes "
+                                   "are not %PDF or a ZIP header)")
+    merged = {**(meta or {}), **{k: v for k, v in found.items() if v}}
+    first, _, rest = text.partition("\n")
+    if not merged.get("title"):
+        merged["title"], text = _split_title(text)
+    elif rest.strip() and first.strip() == merged["title"].strip():
+        text = rest  # the title printed as the first line is the title, once
+    return make_document(path, rel, text, merged, doc_id=doc_id)
+
+
+def _read_bytes(path: Path, max_bytes: int, *, binary: bool = False) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
         raise TooLargeError(
@@ -141,7 +197,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     if size == 0:
         raise EmptySourceError(path, "file is empty")
     raw = path.read_bytes()
-    _check_not_binary(path, raw[:8192])
+    if not binary:
+        _check_not_binary(path, raw[:8192])
     return raw
 
 
@@ -163,7 +220,7 @@ def _decode(path: Path, raw: bytes, line: int | None = None) -> str:
         ) from None
 
 
-def _document(path: Path, rel: str, text: str, meta: dict[str, Any], *, line: int | None = None,
+def make_document(path: str | Path, rel: str, text: str, meta: dict[str, Any], *, line: int | None = None,
               doc_id: str | None = None) -> Document:
     doc_id = doc_id or rel
     if has_control_chars(doc_id):
@@ -204,7 +261,7 @@ def _split_title(text: str) -> tuple[str | None, str]:
 
 def _from_text(path: Path, rel: str, text: str) -> Document:
     title, body = _split_title(text)
-    return _document(path, rel, body, {"title": title})
+    return make_document(path, rel, body, {"title": title})
 
 
 def _from_markdown(path: Path, rel: str, text: str) -> Document:
@@ -242,7 +299,7 @@ def _from_markdown(path: Path, rel: str, text: str) -> Document:
             meta["title"], body = _split_title(body)
     elif first_h1 and first_h1 != meta["title"]:
         body = first_h1 + "\n" + body
-    return _document(path, rel, body, meta)
+    return make_document(path, rel, body, meta)
 
 
 # "---" on the first line, one of the front matter fields next ("title:"), and no closing "---"
@@ -325,7 +382,7 @@ def _from_html(path: Path, rel: str, text: str) -> Document:
     lines = [line for line in normalize_text(body).split("\n") if line]
     if fields["title"] and lines and lines[0].strip() == normalize_text(fields["title"]):
         lines = lines[1:]
-    return _document(path, rel, "\n".join(lines), fields)
+    return make_document(path, rel, "\n".join(lines), fields)
 
 
 def _html_text(root: Any) -> str:
@@ -385,7 +442,7 @@ def from_record(record: dict[str, Any], *, source: str, max_chars: int) -> Docum
         raise MalformedSourceError(source, "record has no 'text' string")
     if len(text) > max_chars:
         raise TooLargeError(source, f"text is {len(text)} characters, over the {max_chars} limit")
-    return _document(Path(source), source, text, record, doc_id=doc_id)
+    return make_document(Path(source), source, text, record, doc_id=doc_id)
 
 
 def _jsonl_record(path: Path, rel: str, line: str, n: int) -> Document:
@@ -403,4 +460,4 @@ def _jsonl_record(path: Path, rel: str, line: str, n: int) -> Document:
     text = record.get("text")
     if not isinstance(text, str):
         raise MalformedSourceError(path, "record has no 'text' string", line=n)
-    return _document(path, rel, text, record, line=n, doc_id=str(doc_id).strip())
+    return make_document(path, rel, text, record, line=n, doc_id=str(doc_id).strip())

@@ -29,6 +29,7 @@ from assistant.text import (
     MAX_SENTENCE_WORDS,
     blocks,
     content_terms,
+    fallback_title,
     sentence_spans,
     sentence_text,
     stems,
@@ -305,5 +306,6 @@ def verified_quote(store: DocumentStore, s: Sentence, n: int) -> Quote | None:
         return None
     d = stored
     return Quote(text=text, score=round(s.score, 4), citation=Citation(
-        n=n, doc_id=d.doc_id, title=d.title, publisher=d.publisher, url=d.url,
+        n=n, doc_id=d.doc_id, title=d.title or fallback_title(d.text), publisher=d.publisher,
+        url=d.url,
         published=d.published, source=d.source, char_start=s.start, char_end=s.end, quote=text))

@@ -16,7 +16,7 @@ from assistant.errors import QueryError
 from assistant.index import Reader, check_embedder, fts_words, set_search_threads
 from assistant.models import Filters, ScoredHit
 from assistant.search.rerank import DEPTH, ChunkReranker, chunk_features
-from assistant.text import bounded_input, content_terms, stems
+from assistant.text import bounded_input, content_terms, fallback_title, stems
 
 Mode = Literal["hybrid", "dense", "bm25"]
 COMMON_SHARE = 0.1  # a query word in more than this share of the chunks is left out of BM25
@@ -172,7 +172,19 @@ class Retriever:
             ))
         if rerank and hits:
             hits = self._rerank(hits, qvec, query)
-        return hits[:k]
+        return self._titled(hits[:k])
+
+    def _titled(self, hits: list[ScoredHit]) -> list[ScoredHit]:
+        """Hits of a document without a title get its first words as one, for display only
+        (ranking never sees it: it would count the first sentence twice)."""
+        heads: dict[str, str] = {}
+        for h in hits:
+            if not h.title:
+                if h.doc_id not in heads:
+                    doc = self.reader.store.get_document(h.doc_id)
+                    heads[h.doc_id] = fallback_title(doc.text) if doc is not None else h.source
+                h.title = heads[h.doc_id]
+        return hits
 
     def _rerank(self, hits: list[ScoredHit], qvec: np.ndarray, query: str) -> list[ScoredHit]:
         """The top DEPTH hits re-ordered by the reranker; the score becomes its score (the hits

@@ -312,6 +312,24 @@ class Service:
                 self.index.reload(self.embedder, force=True)
         return report
 
+    def add_urls(self, urls: list[str]) -> IngestReport:
+        """Fetch article pages, feeds and sitemaps and write what they hold as one new
+        generation, switched to before returning."""
+        from assistant.ingest import is_url
+
+        if self.embedder is None:
+            raise NotReadyError("the service is still loading the model")
+        self.check_batch(len(urls))
+        for n, url in enumerate(urls):
+            if not is_url(url) or not url.lower().startswith(("http://", "https://")):
+                raise QueryError(f"must be an http:// or https:// URL, got {url[:80]!r}",
+                                 field=f"urls[{n}]")
+        with self._write_lock:
+            report = ingest(urls, settings=self.settings, embedder=self.embedder, progress=False)
+            if report.documents or report.fact_checks:
+                self.index.reload(self.embedder, force=True)
+        return report
+
     def document(self, record: dict[str, Any], *, source: str) -> Document:
         """A Document from a JSON record with the JSONL fields (a SourceError if it is bad)."""
         return from_record(record, source=source, max_chars=self.settings.max_file_bytes)

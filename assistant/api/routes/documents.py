@@ -21,11 +21,13 @@ from assistant.api.schemas import (
 )
 from assistant.errors import SourceError
 from assistant.models import Document, FactCheck, IngestReport
+from assistant.text import fallback_title
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
-def _result(report: IngestReport) -> JSONResponse:
+def ingest_result(report: IngestReport) -> JSONResponse:
+    """A write's result: 201, or 422 when every item was bad and nothing was written."""
     body = IngestResult(
         added=report.written, skipped=report.skipped, chunks=report.chunks, generation=report.generation,
         fact_checks=report.fact_checks,
@@ -37,7 +39,8 @@ def _result(report: IngestReport) -> JSONResponse:
 
 
 def _summary(d: Document) -> DocumentSummary:
-    return DocumentSummary(doc_id=d.doc_id, source=d.source, title=d.title, publisher=d.publisher,
+    return DocumentSummary(doc_id=d.doc_id, source=d.source,
+                           title=d.title or fallback_title(d.text), publisher=d.publisher,
                            author=d.author, url=d.url, published=d.published, chars=len(d.text))
 
 
@@ -65,7 +68,7 @@ async def add_documents(body: DocumentsBody, service: ServiceDep, _: WriteAccess
             exc.line = n if isinstance(body, DocumentBatch) else None
             items.append(exc)
     report = await run_in_threadpool(service.add_documents, items)
-    return _result(report)
+    return ingest_result(report)
 
 
 @router.post("/upload", status_code=201, response_model=IngestResult,
@@ -82,7 +85,7 @@ async def upload_documents(files: Annotated[list[UploadFile], File(description="
         data = await f.read()
         items.extend(service.read_upload(f.filename or "", data))
     report = await run_in_threadpool(service.add_documents, items)
-    return _result(report)
+    return ingest_result(report)
 
 
 @router.get("", response_model=DocumentList, summary="List documents")
