@@ -30,3 +30,18 @@ def test_result_types_are_defined_once():
     assert schemas.SearchResponse.model_fields["results"].annotation == list[SearchHit]
     mcp_source = (REPO / "assistant" / "mcp.py").read_text(encoding="utf-8")
     assert "TypedDict" not in mcp_source
+
+
+def test_dockerfile_keeps_data_runs_unprivileged_and_caches_dependencies():
+    # No Docker engine runs here, so the image's promises are checked by reading it.
+    from pathlib import Path
+
+    lines = [ln.strip() for ln in (Path(__file__).parent.parent / "Dockerfile").read_text(
+        encoding="utf-8").splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    at = {key: next(i for i, ln in enumerate(lines) if ln.startswith(key))
+          for key in ("COPY pyproject.toml", "COPY assistant", "USER ", "VOLUME /data",
+                      "RUN assistant ingest")}
+    assert at["COPY pyproject.toml"] < at["COPY assistant"]  # dependencies in their own layer
+    assert lines[at["USER "]] != "USER root" and at["USER "] < at["RUN assistant ingest"]
+    assert at["VOLUME /data"] > at["RUN assistant ingest"]  # a new volume starts with the index
+    assert not any("ALLOWED_HOSTS=*" in ln for ln in lines)
