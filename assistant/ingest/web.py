@@ -289,8 +289,8 @@ class _Hint:
     discovered: bool = False  # found in a feed or sitemap (counts toward fetch_max_pages)
 
 
-def _feed_links(page: Page) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
-    """Each entry's link and metadata, and the feed's title (its publisher)."""
+def _feed_links(page: Page) -> list[tuple[str, dict[str, Any]]]:
+    """Each entry's link and metadata (the feed's title stands for the publisher)."""
     import feedparser
 
     parsed = feedparser.parse(page.body, response_headers={"content-location": page.final_url})
@@ -306,7 +306,7 @@ def _feed_links(page: Page) -> tuple[list[tuple[str, dict[str, Any]]], str | Non
         if stamp:
             meta["published"] = time.strftime("%Y-%m-%d", stamp)
         out.append((urljoin(page.final_url, link), meta))
-    return out, publisher
+    return out
 
 
 def _sitemap_links(page: Page) -> tuple[list[str], bool]:
@@ -351,14 +351,10 @@ def _article(page: Page, hint: _Hint) -> list[Document | FactCheck]:
     lines = text.split("\n")
     if meta.get("title") and lines and lines[0].strip() == normalize_text(str(meta["title"])):
         lines = lines[1:]  # the headline is the title, once
-    items: list[Document | FactCheck] = []
-    try:
-        from selectolax.lexbor import LexborHTMLParser
+    from selectolax.lexbor import LexborHTMLParser
 
-        items.extend(i for i in claimreviews_in_html(LexborHTMLParser(html), page.url)
-                     if isinstance(i, FactCheck))
-    except SourceError:
-        pass  # a broken ClaimReview block is no reason to refuse the article
+    # A fact-check page carries its ClaimReview as JSON-LD beside the article text.
+    items: list[Document | FactCheck] = list(claimreviews_in_html(LexborHTMLParser(html), page.url))
     if meta.get("published"):
         from assistant.ingest.dates import parse_date
 
@@ -371,8 +367,7 @@ def _article(page: Page, hint: _Hint) -> list[Document | FactCheck]:
     return items
 
 
-def _document(page: Page, hint: _Hint) -> list[Document | FactCheck]:
-    kind = _kind(page)
+def _document(page: Page, kind: str, hint: _Hint) -> list[Document | FactCheck]:
     if kind == "html":
         return _article(page, hint)
     from assistant.ingest.sources import from_binary, make_document
@@ -432,7 +427,7 @@ def iter_web(urls: list[str], *, settings: Settings,
                         continue
                     kind = _kind(page)
                     if kind == "feed":
-                        links, _ = _feed_links(page)
+                        links = _feed_links(page)
                         if not links:
                             yield EmptySourceError(url, "the feed lists no entries with links")
                         for link, meta in links:
@@ -451,7 +446,7 @@ def iter_web(urls: list[str], *, settings: Settings,
                     if known and known[2] == page.content_hash and is_indexed(url):
                         yield Unchanged(url)
                         continue
-                    yield from _document(page, hint)
+                    yield from _document(page, kind, hint)
                     log.put(url, page.etag, page.last_modified, page.content_hash)
                 except SourceError as exc:
                     yield exc
