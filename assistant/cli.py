@@ -12,7 +12,9 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import click
 import typer
+from typer.core import HAS_RICH, TyperCommand
 
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, QueryError
@@ -418,6 +420,35 @@ def status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @handle_errors
+def feedback(
+    index: IndexOpt = None,
+    since: Annotated[str | None, typer.Option(help="Only ratings from this day on (YYYY-MM-DD, "
+                                              "UTC).")] = None,
+    rating: Annotated[str | None, typer.Option(help="Only 'up' or only 'down'.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file "
+                                                "instead of standard output.")] = None,
+) -> None:
+    """Export readers' thumbs up/down on answers as JSON Lines, one rating per line (question,
+    answer, citations), for evaluation."""
+    if rating not in (None, "up", "down"):
+        _fail(f"--rating must be 'up' or 'down', not {rating!r}", 2)
+    day = _filters(since=since).since[:10] if since else None  # validated: YYYY-MM-DD
+    items = _service(_settings(index)).feedback(since=day, rating=rating)
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        n = 0
+        for item in items:
+            out.write(item.model_dump_json() + "\n")
+            n += 1
+    finally:
+        if output:
+            out.close()
+    if output:
+        typer.echo(f"{n} rating{'s' if n != 1 else ''} written to {output}", err=True)
+
+
+@app.command()
+@handle_errors
 def serve(
     index: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -435,10 +466,24 @@ def serve(
                 proxy_headers=False)
 
 
-@app.command()
+class _McpHelp(TyperCommand):
+    """The `mcp` command, whose help ends with the tools it serves."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The help, with the tool list read from assistant.mcp (imported only for the help)."""
+        from assistant.mcp import tool_summaries
+
+        lines = [f"  {name:<13} {summary}" for name, summary in tool_summaries()]
+        # Plain click rewraps an epilog unless it starts with "\b"; rich keeps line breaks.
+        plain = not HAS_RICH or self.rich_markup_mode is None
+        self.epilog = ("\b\n" if plain else "") + "\n".join(["Tools:", *lines])
+        super().format_help(ctx, formatter)
+
+
+@app.command(cls=_McpHelp)
 @handle_errors
 def mcp(index: IndexOpt = None) -> None:
-    """Serve the MCP tools (search, ask) over stdio, for MCP clients such as desktop assistants."""
+    """Serve the MCP tools over stdio, for MCP clients such as desktop assistants."""
     from assistant.mcp import run_stdio
 
     run_stdio(_settings(index))

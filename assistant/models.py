@@ -4,7 +4,7 @@
 - What a query asks for: `Filters`.
 - What comes back (Pydantic models, so that the CLI's JSON, the HTTP schemas and the MCP
   tools' output schemas are these very classes): `ScoredHit` and `SearchResults`, `Citation`,
-  `Quote`, `Answer`, `ChatReply`, `Evidence`, `EarlierCheck`, `Verdict`, `TextVerdicts`.
+  `Quote`, `Answer`, `ChatReply`, `Feedback`, `DocumentText`, `Passage`, `Evidence`, `EarlierCheck`, `Verdict`, `TextVerdicts`.
 - What a write did: `IngestReport`.
 
 A field added here appears in the CLI's `--json`, in HTTP responses and in MCP results alike.
@@ -231,6 +231,71 @@ class ChatReply(Result):
     ask_back: str | None = Field(None, description=(
         "A question back to the user when the message leans on something (\"they\", \"that "
         "country\") the conversation does not name; `answer` then abstains."))
+
+
+class CitedSpan(BaseModel):
+    """A cited passage, by its document and character offsets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str = Field(..., min_length=1, max_length=1000)
+    char_start: int = Field(..., ge=0)
+    char_end: int = Field(..., ge=0)
+
+
+class Feedback(Result):
+    """A reader's thumbs up or down on one answer, kept for evaluation (`assistant feedback`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                    description="Chosen by the client, one per answer: a later rating of the "
+                                "same answer replaces the earlier one.")
+    rating: Literal["up", "down"]
+    question: str = Field(..., min_length=1, max_length=2000)
+    answer: str = Field("", max_length=50_000, description="The answer text as shown.")
+    conversation_id: str | None = Field(None, max_length=100)
+    citations: list[CitedSpan] = Field(default_factory=list, max_length=50)
+    comment: str | None = Field(None, max_length=2000)
+    created: str | None = Field(None, description="When it was stored (UTC, ISO 8601); set by "
+                                                  "the server.")
+
+
+class DocumentText(Result):
+    """A stored document; `text` is `document.text[0:char_end]`, the text all offsets refer to."""
+
+    doc_id: str
+    title: str | None
+    source: str
+    publisher: str | None
+    author: str | None
+    url: str | None
+    published: str | None
+    chars: int = Field(..., description="Length of the whole document text.")
+    char_end: int = Field(..., description="Where the returned text stops (== chars unless "
+                          "truncated).")
+    truncated: bool
+    text: str
+    note: str | None = Field(None, description="How to read the rest, when truncated.")
+
+
+class Passage(Result):
+    """`text == document.text[char_start:char_end]`, with the text around it, verbatim too."""
+
+    doc_id: str
+    title: str | None
+    source: str
+    publisher: str | None
+    url: str | None
+    published: str | None
+    chars: int = Field(..., description="Length of the whole document text.")
+    char_start: int
+    char_end: int
+    text: str
+    context_start: int
+    context_end: int
+    before: str = Field(..., description="document.text[context_start:char_start]")
+    after: str = Field(..., description="document.text[char_end:context_end]")
 
 
 StanceLabel = Literal["supports", "refutes", "neutral"]

@@ -335,6 +335,109 @@ def test_widget_renders_source_text_inert(page, site, service):
     page.screenshot(path=ARTIFACTS / "widget-xss-desktop.png")
 
 
+BRIDGE = [
+    {"id": "kessin-post-7", "publisher": "Kessin Post", "published": "2024-03-12",
+     "url": "https://kessin-post.example/elster-bridge", "title": "Elster rail bridge opens to traffic",
+     "text": "The new Elster river rail bridge, which cost 240 million euros, opened on Sunday after "
+             "four years of building work. From April, trains between Aldmoor and Kessin will run "
+             "every twenty minutes."},
+    {"id": "vorland-herald-1", "publisher": "Vorland Herald", "published": "2024-03-11",
+     "title": "Vorland opens new rail bridge over the Elster river",
+     "text": "Vorland opened a new rail bridge over the Elster river on Sunday. The bridge cost 240 "
+             "million euros and took four years to build. Trains between Aldmoor and Kessin will "
+             "run every twenty minutes from April."},
+]
+
+
+def wait_answer_in_view(pg, index: int) -> None:
+    """Wait until answer `index` is in the log's view, above the input: all of it, or its top
+    when it is taller than the log (the widget scrolls smoothly, so this takes a moment)."""
+    pg.wait_for_function("""i => {
+        const root = document.querySelector('assistant-widget').shadowRoot;
+        const l = root.querySelector('.log').getBoundingClientRect();
+        const r = root.querySelectorAll('.msg.bot')[i].getBoundingClientRect();
+        const input = root.querySelector('.composer').getBoundingClientRect();
+        const whole = r.top >= l.top - 1 && r.bottom <= l.bottom + 1;
+        const start = r.height > l.height && r.top >= l.top - 1 && r.top < l.top + 40;
+        return (whole || start) && l.bottom <= input.top + 1;
+    }""", arg=index)
+
+
+def test_widget_answer_layout_sources_copy_feedback_and_stop(page, site, service):
+    r = service.client.post("/v1/documents", json={"documents": BRIDGE}, headers=auth())
+    assert r.status_code == 201, r.text
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.origin)
+    page.goto(f"{site.origin}/article.html")
+    w = widget(page)
+    w["launcher"].click()
+    # Fill the log first, so that the new answer has to be scrolled to.
+    for question in ("Who is Iran relying on to build the Bushehr nuclear power plant?", PUTIN):
+        ask(page, question)
+    answer = ask(page, "How much did the Elster rail bridge cost?")
+    n = w["answers"].count() - 1
+
+    # "2 sources agree" stands apart from the quotes, which start on their own lines.
+    sync_api.expect(answer.locator(".agree")).to_have_text("2 sources agree. As of 2024-03-12:")
+    sync_api.expect(answer.locator(".answer .line").first).to_have_text(
+        re.compile(r"^The new Elster river rail bridge, which cost 240 million euros"))
+    # Sources carry their publisher and date.
+    metas = answer.locator(".src-meta")
+    sync_api.expect(metas.nth(0)).to_have_text(re.compile(r"Kessin Post · .*2024"))
+    sync_api.expect(metas.nth(1)).to_have_text(re.compile(r"Vorland Herald · .*2024"))
+    wait_answer_in_view(page, n)  # not hidden under the input box
+    page.screenshot(path=ARTIFACTS / "widget-answer-desktop.png")
+
+    # Copy: the answer and its sources, as plain text.
+    answer.locator(".act.copy").click()
+    sync_api.expect(answer.locator(".act-note")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("2 sources agree. As of 2024-03-12: The new Elster river rail bridge")
+    assert ("\n\nSources:\n[1] Elster rail bridge opens to traffic — Kessin Post · " in copied
+            and "— https://kessin-post.example/elster-bridge" in copied), copied
+
+    # Thumbs down, then up: stored once per answer, the later rating replacing the earlier.
+    answer.locator(".act.down").click()
+    sync_api.expect(answer.locator(".act-note")).to_have_text("Thanks for the feedback")
+    sync_api.expect(answer.locator(".act.down")).to_have_attribute("aria-pressed", "true")
+    assert service.client.get("/v1/feedback").status_code == 401  # export needs the key
+    items = service.client.get("/v1/feedback", headers=auth()).json()["items"]
+    assert [i["rating"] for i in items] == ["down"]
+    assert items[0]["question"] == "How much did the Elster rail bridge cost?"
+    assert items[0]["answer"].startswith("2 sources agree.")
+    assert [c["doc_id"] for c in items[0]["citations"]] == ["kessin-post-7", "vorland-herald-1"]
+    assert items[0]["conversation_id"] and items[0]["created"].endswith("Z")
+    answer.locator(".act.up").click()
+    sync_api.expect(answer.locator(".act.up")).to_have_attribute("aria-pressed", "true")
+    sync_api.expect(answer.locator(".act.down")).to_have_attribute("aria-pressed", "false")
+    sync_api.expect(answer.locator(".act-note")).to_have_text("Thanks for the feedback")
+    lines = service.client.get("/v1/feedback?format=jsonl", headers=auth()).text.splitlines()
+    assert [json.loads(x)["rating"] for x in lines] == ["up"]
+
+    # At phone width, a taller answer is scrolled to as well.
+    page.set_viewport_size(PHONE)
+    ask(page, "How often will trains run between Aldmoor and Kessin?")
+    wait_answer_in_view(page, n + 1)
+    page.screenshot(path=ARTIFACTS / "widget-answer-phone.png")
+
+    # Stop: while an answer is on its way the send button stops it.
+    held: list = []
+    page.route("**/v1/chat", lambda route: held.append(route))  # the answer never comes
+    send = page.locator("assistant-widget .send")
+    w["input"].fill("When did the Elster bridge open?")
+    w["input"].press("Enter")
+    sync_api.expect(send).to_have_attribute("aria-label", "Stop answering")
+    w["input"].press("Enter")  # Enter does not stop it
+    sync_api.expect(send).to_have_attribute("aria-label", "Stop answering")
+    page.screenshot(path=ARTIFACTS / "widget-streaming-phone.png")
+    send.click()
+    sync_api.expect(page.locator("assistant-widget .stopped")).to_have_text("Answer stopped.")
+    sync_api.expect(send).to_have_attribute("aria-label", "Send question")
+    sync_api.expect(w["input"]).to_have_value("When did the Elster bridge open?")
+    sync_api.expect(w["answers"]).to_have_count(n + 2)  # nothing half-answered is left
+    page.unroute("**/v1/chat")
+    assert held
+
+
 def test_widget_says_when_the_service_is_down_or_busy(page, site, service):
     js = service.client.get("/widget.js").text
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here

@@ -191,3 +191,20 @@ def test_two_replicas_share_writes_and_conversations(pg_settings, embedder, tmp_
         assert b.client.delete("/v1/documents/varna.txt", headers=key).status_code == 200
         gone = a.client.post("/v1/search", json={"query": "Varna harbour fees"}).json()["results"]
         assert all(h["doc_id"] != "varna.txt" for h in gone)
+
+
+def test_feedback_is_kept_in_the_database(pg_settings):
+    from assistant.index import open_backend
+    from assistant.models import CitedSpan, Feedback
+
+    store = open_backend(pg_settings()).feedback()
+    assert list(store.items()) == []
+    first = store.put(Feedback(id="a1", rating="down", question="Who builds Bushehr?",
+                               answer="Rosatom [1]", citations=[CitedSpan(
+                                   doc_id=SEEDS[0], char_start=3, char_end=9)]))
+    assert first.created and first.created.endswith("Z")
+    store.put(Feedback(id="a1", rating="up", question="Who builds Bushehr?"))  # replaced
+    store.put(Feedback(id="b2", rating="down", question="And Belarus?"))
+    assert [(f.id, f.rating) for f in store.items()] == [("a1", "up"), ("b2", "down")]
+    assert [f.id for f in store.items(rating="down")] == ["b2"]
+    assert list(store.items(since="2999-01-01")) == []

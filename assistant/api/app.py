@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from assistant import __version__
+from assistant.api.error_replies import (error_reply, openai_error, openai_invalid, openai_status,
+                                         speaks_openai)
 from assistant.api.metrics import Metrics
 from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
-from assistant.api.routes import (ask, chat, check, documents, health, ingest, openai, search, web,
-                                   widget)
+from assistant.api.routes import (ask, chat, check, docs, documents, feedback, health, ingest,
+                                   openai, search, web, widget)
 from assistant.api.schemas import UNION_TAGS
 from assistant.auth import Authenticator
 from assistant.config import Settings, get_settings
@@ -92,11 +94,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         description="Quoted, cited answers, search and chat over your own source texts. Every "
                     "quote is a verbatim slice of a stored document, with character offsets.",
         lifespan=lifespan,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN: ours serve them from a package.
+        docs_url=None, redoc_url=None,
     )
     app.state.service = service
     app.state.auth = auth
     app.state.metrics = Metrics(service.counts)
-    for module in (health, search, ask, check, chat, openai, documents, ingest, widget, web):
+    for module in (health, search, ask, check, chat, feedback, openai, documents, ingest, widget,
+                   web, docs):
         app.include_router(module.router)
     for path, mounted, _ in mounts:
         # The exact route answers `path` itself, sparing clients the mount's redirect to path/.
@@ -123,10 +128,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @app.exception_handler(AssistantError)
     async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
         message = exc.worded(FIELDS) if isinstance(exc, QueryError) else str(exc)
-        for cls, status, code in _STATUS:
-            if isinstance(exc, cls):
-                return JSONResponse({"code": code, "message": message}, status_code=status)
-        return JSONResponse({"code": "error", "message": str(exc)}, status_code=500)
+        status, code = next(((s, c) for cls, s, c in _STATUS if isinstance(exc, cls)),
+                            (500, "error"))
+        if speaks_openai(request.scope):
+            # The only input those routes hand the library is the messages' text.
+            param = "messages" if isinstance(exc, QueryError) else None
+            status = openai_status(status)
+            return JSONResponse(openai_error(status, message, code, param), status_code=status)
+        return JSONResponse({"code": code, "message": message}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -134,6 +143,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body" and p not in UNION_TAGS)
         msg = first.get("msg", "invalid request").removeprefix("Value error, ")
+        if speaks_openai(request.scope):
+            return JSONResponse(openai_invalid(first), status_code=400)
         return JSONResponse({"code": "invalid_request",
                              "message": f"{where}: {msg}" if where else msg,
                              "errors": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
@@ -143,16 +154,17 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.__cause__ is not None:
             # FastAPI's "There was an error parsing the body": say what is wrong with it.
-            return JSONResponse({"code": "invalid_request", "message": unreadable_body(
-                exc.__cause__)}, status_code=422)
-        return JSONResponse({"code": _HTTP_CODES.get(exc.status_code, "http_error"),
-                             "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+            status, body = error_reply(request.scope, 422, "invalid_request",
+                                       unreadable_body(exc.__cause__))
+            return JSONResponse(body, status_code=status)
+        status, body = error_reply(request.scope, exc.status_code,
+                                   _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
+        return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse({"code": "internal_error", "message": "internal server error"},
-                            status_code=500)
+        status, body = error_reply(request.scope, 500, "internal_error", "internal server error")
+        return JSONResponse(body, status_code=status)
 
     return app

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 # Pages: revalidated on every load (cheap 304s); no inline script or style, no third parties.
 _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -45,6 +48,8 @@ ASSETS: dict[str, tuple[str, str, dict[str, str]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Asset:
+    """A file's bytes (and gzipped bytes), its ETag, type and response headers."""
+
     body: bytes
     gzipped: bytes | None  # None when compression would not pay
     etag: str
@@ -52,11 +57,30 @@ class Asset:
     headers: dict[str, str]
 
 
+def make_asset(body: bytes, content_type: str, headers: dict[str, str]) -> Asset:
+    """An asset of these bytes: gzipped when that pays, with an ETag of its content."""
+    packed = gzip.compress(body, compresslevel=9, mtime=0) if len(body) > 1024 else None
+    return Asset(body, packed, hashlib.sha256(body).hexdigest()[:20], content_type, headers)
+
+
+def serve(asset: Asset, request: Request) -> Response:
+    """The asset as a response: gzipped when the client takes it, 304 when its ETag matches."""
+    zipped = asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", "")
+    etag = f'"{asset.etag}{"-gz" if zipped else ""}"'
+    headers = {**asset.headers, "ETag": etag, "Vary": "Accept-Encoding",
+               "X-Content-Type-Options": "nosniff"}
+    wanted = request.headers.get("if-none-match", "")
+    if etag in {t.strip() for t in wanted.split(",")} or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    # For HEAD the server sends the headers only.
+    return Response(asset.gzipped if zipped else asset.body, headers=headers,
+                    media_type=asset.content_type)
+
+
 @cache
 def load(path: str) -> Asset:
     """One asset from the package, read and compressed once per process."""
     name, content_type, headers = ASSETS[path]
-    body = (files("assistant") / "web" / name).read_bytes()
-    packed = gzip.compress(body, compresslevel=9, mtime=0) if len(body) > 1024 else None
-    etag = hashlib.sha256(body).hexdigest()[:20]
-    return Asset(body, packed, etag, content_type, headers)
+    return make_asset((files("assistant") / "web" / name).read_bytes(), content_type, headers)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api.assets import ASSETS
+from assistant.api.error_replies import error_reply
 from assistant.api.metrics import Metrics
 from assistant.auth import Authenticator, bearer_value, client_address, parse_rate, retry_seconds
 
@@ -75,20 +76,24 @@ class RateLimitMiddleware:
         address = client_address(scope.get("client"))
         credential = bearer_value(Request(scope).headers.get("authorization"))
         if credential is not None and (wait := self.auth.locked_out(address)) is not None:
-            await _json(send, 429, {"code": "rate_limited",
-                                    "message": "too many failed authentication attempts from "
-                                               f"this address; retry in {wait} s"},
-                        {"retry-after": str(wait)})
+            await _error(scope, send, 429, "rate_limited", "too many failed authentication "
+                         f"attempts from this address; retry in {wait} s",
+                         {"retry-after": str(wait)})
             return
         key = self.auth.caller(credential, address) or f"ip:{address}"
         if self.limit is None or self.limiter.hit(self.limit, key):
             await self.app(scope, receive, send)
             return
         retry = retry_seconds(self.limiter, self.limit, key)
-        await _json(send, 429, {"code": "rate_limited",
-                                "message": f"too many requests: the limit is {self.limit}; "
-                                           f"retry in {retry} s"},
-                    {"retry-after": str(retry)})
+        await _error(scope, send, 429, "rate_limited", f"too many requests: the limit is "
+                     f"{self.limit}; retry in {retry} s", {"retry-after": str(retry)})
+
+
+async def _error(scope: Scope, send: Send, status: int, code: str, message: str,
+                 headers: dict[str, str]) -> None:
+    """An error reply, in the shape of the request's path (`error_replies`)."""
+    status, body = error_reply(scope, status, code, message)
+    await _json(send, status, body, headers)
 
 
 async def _json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
@@ -121,7 +126,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         started = over = False
@@ -148,10 +153,9 @@ class BodyLimitMiddleware:
         except _TooLarge:
             pass
         if over and not started:
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         mb = self.max_bytes / 2**20
-        await _json(send, 413, {"code": "payload_too_large",
-                                "message": f"the request body is over the {mb:g} MB limit "
-                                           "(ASSISTANT_MAX_BODY_MB)"}, {})
+        await _error(scope, send, 413, "payload_too_large",
+                     f"the request body is over the {mb:g} MB limit (ASSISTANT_MAX_BODY_MB)", {})

@@ -17,10 +17,28 @@ from assistant.models import SearchHit
 
 
 class Error(BaseModel):
-    """Every error reply."""
+    """Every error reply, except on the OpenAI-compatible paths (`OpenAIError`)."""
 
     code: str = Field(..., description="Stable machine-readable code, e.g. bad_query.")
     message: str = Field(..., description="What went wrong, for people.")
+
+
+class OpenAIErrorDetail(BaseModel):
+    """What went wrong, as OpenAI words it."""
+
+    message: str
+    type: str = Field(..., description="invalid_request_error, requests (rate limit) or "
+                                        "server_error.")
+    param: str | None = Field(None, description="The request parameter at fault, e.g. "
+                                                 "messages[0].role.")
+    code: str | None = Field(None, description="e.g. model_not_found, invalid_api_key, "
+                                                "rate_limit_exceeded, bad_query.")
+
+
+class OpenAIError(BaseModel):
+    """Every error reply on the OpenAI-compatible paths."""
+
+    error: OpenAIErrorDetail
 
 
 class Filters(BaseModel):

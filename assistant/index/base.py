@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from assistant.errors import IndexNotFoundError
     from assistant.index.generations import Manifest
-    from assistant.models import Chunk, Document, FactCheck, Filters
+    from assistant.models import Chunk, Document, FactCheck, Feedback, Filters
 
 
 class DocumentStore(Protocol):
@@ -93,6 +93,18 @@ class ConversationStore(Protocol):
         ...
 
 
+class FeedbackStore(Protocol):
+    """Readers' ratings of answers, kept for evaluation."""
+
+    def put(self, item: Feedback) -> Feedback:
+        """Keep a rating (replacing an earlier one with the same id); returns it as stored."""
+        ...
+
+    def items(self, *, since: str | None = None, rating: str | None = None) -> Iterator[Feedback]:
+        """Every rating, oldest first, optionally only from `since` (an ISO date) or of one kind."""
+        ...
+
+
 class Reader(Protocol):
     """A consistent view of the index for reads."""
 
@@ -143,6 +155,10 @@ class Backend(Protocol):
 
     def conversations(self) -> ConversationStore | None:
         """A shared store for chat turns, or None (kept in each process's memory)."""
+        ...
+
+    def feedback(self) -> FeedbackStore:
+        """Where readers' ratings of answers are kept."""
         ...
 
     def writer(self, *, model_id: str, dim: int, chunker: dict[str, Any],

@@ -6,6 +6,9 @@ Layout of an index directory::
     store.<gen>.sqlite       documents, chunks, FTS5 (immutable once live)
     vectors.<gen>.faiss      chunk vectors keyed by chunk id
     .lock                    held by the one writer
+    conversations.sqlite     chat turns (outside every generation: they outlive new ones)
+    feedback.sqlite          readers' ratings of answers (outside every generation too)
+    fetched.sqlite           validators of pages fetched from the web (see assistant.ingest.web)
 
 A writer copies the live generation, applies its changes to the copy, flushes it, and then
 renames a new manifest over the old one. Until that rename, readers (and a crash) see only the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,11 +37,16 @@ from assistant.errors import (
     IndexCorruptError,
     IndexNotFoundError,
 )
+from assistant.index.conversations import FILE as CONVERSATIONS_FILE
+from assistant.index.conversations import SqliteConversations
+from assistant.index.feedback import FILE as FEEDBACK_FILE
+from assistant.index.feedback import SqliteFeedback
 from assistant.index.store import Store
 from assistant.index.vectors import COMPRESS_ABOVE, KINDS, VectorIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+log = logging.getLogger("assistant")
 
 
 @dataclass
@@ -286,9 +295,19 @@ class FileBackend:
         """No index in this directory yet."""
         return no_index(self.root)
 
-    def conversations(self) -> None:
-        """None: one process serves an embedded index, and keeps chat turns in its memory."""
-        return None
+    def conversations(self) -> SqliteConversations | None:
+        """Chat turns in a file beside the generations, so they outlive a restart; None (kept
+        in memory) where the directory cannot be written, as on a read-only mount."""
+        existing = next((p for p in (self.root, *self.root.parents) if p.exists()), None)
+        if existing is None or not os.access(existing, os.W_OK):
+            log.warning("index directory %s is not writable: conversations are kept in memory "
+                        "and lost on restart", self.root)
+            return None
+        return SqliteConversations(self.root / CONVERSATIONS_FILE)
+
+    def feedback(self) -> SqliteFeedback:
+        """Readers' ratings in a file beside the generations."""
+        return SqliteFeedback(self.root / FEEDBACK_FILE)
 
     def writer(self, *, model_id: str, dim: int, chunker: dict[str, Any],
                vector_index: str = "auto") -> IndexWriter:

@@ -42,7 +42,8 @@ from assistant.index.store import (
     quantize,
     query_words,
 )
-from assistant.models import Chunk, Document, FactCheck, Filters
+from assistant.index.feedback import stamped
+from assistant.models import Chunk, Document, FactCheck, Feedback, Filters
 
 if TYPE_CHECKING:
     import psycopg
@@ -590,6 +591,41 @@ class PgConversations:
                       "ORDER BY touched DESC OFFSET %s)", (int(capacity),))
 
 
+class PgFeedback:
+    """Readers' ratings in the schema's feedback table (made on first use)."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self._db = _Connection(url, schema)
+        self._ready = False
+
+    def _table(self, c: psycopg.Connection) -> None:
+        if not self._ready:
+            c.execute("CREATE TABLE IF NOT EXISTS feedback (id TEXT PRIMARY KEY, created TEXT NOT "
+                      "NULL, rating TEXT NOT NULL, item JSONB NOT NULL)")
+            self._ready = True
+
+    def put(self, item: Feedback) -> Feedback:
+        """Keep a rating (replacing an earlier one of the same answer); returns it as stored."""
+        item = stamped(item)
+        with self._db() as c:
+            self._table(c)
+            c.execute("INSERT INTO feedback VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+                      "SET created = excluded.created, rating = excluded.rating, "
+                      "item = excluded.item", (item.id, item.created, item.rating,
+                                               item.model_dump_json()))
+        return item
+
+    def items(self, *, since: str | None = None, rating: str | None = None) -> Iterator[Feedback]:
+        """Every rating, oldest first, optionally only from `since` (an ISO date) or of one kind."""
+        with self._db() as c:
+            self._table(c)
+            rows = c.execute("SELECT item FROM feedback WHERE created >= %s AND "
+                             "(%s::text IS NULL OR rating = %s) ORDER BY created, id",
+                             (since or "", rating, rating)).fetchall()
+        for row in rows:
+            yield Feedback.model_validate(row["item"])
+
+
 class PostgresBackend:
     """The index in one schema of a PostgreSQL database with pgvector."""
 
@@ -620,6 +656,10 @@ class PostgresBackend:
     def conversations(self) -> PgConversations:
         """Chat turns in the database: a follow-up may land on any replica."""
         return PgConversations(self.url, self.schema)
+
+    def feedback(self) -> PgFeedback:
+        """Readers' ratings in the database, shared by every replica."""
+        return PgFeedback(self.url, self.schema)
 
     def writer(self, *, model_id: str, dim: int, chunker: dict[str, Any],
                vector_index: str = "auto") -> PgWriter:

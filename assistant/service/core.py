@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from assistant.models import (
     Document,
     EditorReview,
     FactCheck,
+    Feedback,
     Filters,
     IngestReport,
     ScoredHit,
@@ -231,6 +232,15 @@ class Service:
         conv.add(message, turn.question, answer)
         self.conversations.save(conv)
         return ChatReply(conversation_id=conv.id, question=turn.question, answer=answer)
+
+    def rate(self, item: Feedback) -> Feedback:
+        """Keep a reader's thumbs up or down on an answer; returns it as stored."""
+        return self.index.backend.feedback().put(item)
+
+    def feedback(self, *, since: str | None = None, rating: str | None = None
+                 ) -> Iterator[Feedback]:
+        """Readers' ratings, oldest first (for `assistant feedback` and GET /v1/feedback)."""
+        return self.index.backend.feedback().items(since=since, rating=rating)
 
     def follow_up(self, message: str, previous: list[str] | list[Turn]) -> FollowUp:
         """What a follow-up stands for, given the earlier turns (questions, or questions with

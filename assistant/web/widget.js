@@ -145,7 +145,18 @@ svg { display: block; width: 20px; height: 20px; fill: none; stroke: currentColo
 .src-meta { color: var(--muted); }
 .src-quote { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
   margin-top: 2px; font: 13.5px/1.45 Georgia, "Times New Roman", serif; color: var(--muted); }
-.agree { margin: 8px 0 0; font-size: 12.5px; color: var(--muted); }
+.agree { display: flex; gap: 6px; align-items: center; margin: 0 0 8px; font-size: 12.5px;
+  font-weight: 600; color: var(--muted); }
+.agree svg { width: 15px; height: 15px; flex: none; }
+.actions { display: flex; align-items: center; gap: 2px; margin: 8px -6px 0; }
+.act { display: inline-flex; align-items: center; gap: 5px; height: 30px; padding: 0 8px;
+  border-radius: 8px; font-size: 12.5px; color: var(--muted); }
+.act svg { width: 16px; height: 16px; }
+.act:hover { background: rgba(17, 24, 39, .06); color: var(--ink); }
+.act[aria-pressed="true"] { color: var(--accent); }
+.act[aria-pressed="true"] svg { fill: color-mix(in srgb, var(--accent) 18%, transparent); }
+.act-note { margin-left: 6px; font-size: 12px; color: var(--muted); }
+.stopped { margin: 0 0 14px; font-size: 13px; color: var(--muted); font-style: italic; }
 
 .abstain .notice { display: flex; gap: 8px; align-items: center; margin: 0; font-weight: 650; color: var(--warn); }
 .abstain .notice svg { flex: none; }
@@ -175,6 +186,8 @@ svg { display: block; width: 20px; height: 20px; fill: none; stroke: currentColo
 .send { flex: none; width: 44px; height: 44px; border-radius: 12px; display: grid; place-items: center;
   background: var(--accent); color: var(--accent-ink); }
 .send:disabled { opacity: .45; cursor: default; }
+.send.stop { background: var(--ink); color: var(--panel); }
+.send.stop svg { fill: currentColor; stroke: none; width: 14px; height: 14px; }
 .foot { flex: none; margin: 0; padding: 0 14px 10px; font-size: 11.5px; color: var(--muted); text-align: center; }
 
 .source { position: absolute; inset: 0; background: var(--panel); display: flex; flex-direction: column; }
@@ -220,6 +233,11 @@ ${dark('.aw[data-theme="dark"]')}
     send: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12h14M13 6l6 6-6 6"/></svg>',
     back: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M15 6l-6 6 6 6"/></svg>',
     out: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5"/></svg>',
+    stop: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="5" y="5" width="14" height="14" rx="2"/></svg>',
+    copy: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v1"/></svg>',
+    up: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M7 10v10H4V10zM7 10l4-7a2 2 0 0 1 3 2l-1 5h6a2 2 0 0 1 2 2.3l-1.4 6A2 2 0 0 1 17.7 20H7"/></svg>',
+    down: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M7 14V4H4v10zM7 14l4 7a2 2 0 0 0 3-2l-1-5h6a2 2 0 0 0 2-2.3l-1.4-6A2 2 0 0 0 17.7 4H7"/></svg>',
+    agree: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 12l5 5L20 6"/></svg>',
     info: '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="9"/><path d="M12 8h.01M11 12h1v5h1"/></svg>',
   };
 
@@ -482,7 +500,7 @@ ${dark('.aw[data-theme="dark"]')}
     }
 
     const state = { cid: null, messages: [], open: false, busy: false, lastTrigger: null,
-      abort: null, generation: 0 };
+      abort: null, generation: 0, stopped: false };
     const persist = () => storage.save({
       cid: state.cid, open: state.open, keyed: auth.keyed, messages: state.messages.slice(-MAX_STORED),
     });
@@ -550,22 +568,32 @@ ${dark('.aw[data-theme="dark"]')}
     ui.input.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
-        ui.form.requestSubmit();
+        if (!state.busy) ui.form.requestSubmit(); // Enter never stops an answer: the button does
       }
     });
     ui.form.addEventListener("submit", (e) => {
       e.preventDefault();
+      if (state.busy) { // the send button is the stop button while an answer comes
+        stop();
+        return;
+      }
       const text = ui.input.value.trim();
-      if (!text || state.busy) return;
+      if (!text) return;
       ui.input.value = "";
       grow();
       ask(text);
     });
 
+    const nearBottom = () => ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 120;
     function scrollDown(force) {
+      if (force || nearBottom()) ui.log.scrollTop = ui.log.scrollHeight;
+    }
+    /** Bring a finished answer into view: all of it, or, when it is taller than the log, its
+     *  start (the reader reads down from there). Measured after it has grown to full size. */
+    function reveal(row) {
       const log = ui.log;
-      const near = log.scrollHeight - log.scrollTop - log.clientHeight < 120;
-      if (force || near) log.scrollTop = log.scrollHeight;
+      const end = log.scrollHeight - log.clientHeight;
+      log.scrollTop = Math.max(0, Math.min(row.offsetTop - 12, end));
     }
 
     // ---- messages
@@ -663,8 +691,15 @@ ${dark('.aw[data-theme="dark"]')}
           if (related.length) bubble.appendChild(sourceList(related, "Closest passages"));
           return;
         }
+        const [lead, body] = splitLead(answer.answer || "", answer.quotes || []);
+        if (lead) {
+          const agree = el("p", "agree");
+          if (/\bagree\b/.test(lead)) agree.insertAdjacentHTML("afterbegin", ICON.agree); // fixed icon
+          agree.appendChild(el("span", null, lead));
+          bubble.appendChild(agree);
+        }
         const p = el("p", "answer");
-        fillAnswer(p, answer.answer || "", citations);
+        fillAnswer(p, body, citations);
         bubble.appendChild(p);
         if (final && citations.size) {
           const items = [...citations.values()].sort((a, b) => a.n - b.n).map((c) => ({ c, n: c.n }));
@@ -672,7 +707,107 @@ ${dark('.aw[data-theme="dark"]')}
         }
       };
       const finish = () => row.setAttribute("aria-busy", "false");
-      return { row, render, finish };
+      return { row, bubble, render, finish };
+    }
+
+    /** The answer's opening words ("2 sources agree. As of 2024-01-08:"), which come before its
+     *  first quote, apart from the quotes; [lead, rest]. */
+    function splitLead(text, quotes) {
+      const first = quotes.find((q) => q && typeof q.text === "string" && q.text);
+      if (!first) return ["", text];
+      const at = text.indexOf(first.text.slice(0, 24));
+      return at > 0 ? [text.slice(0, at).trim(), text.slice(at)] : ["", text];
+    }
+
+    /** Copy, thumbs up and thumbs down under a finished answer (`m` is its stored message). */
+    function answerActions(m) {
+      const bar = el("div", "actions");
+      const note = el("span", "act-note");
+      note.setAttribute("role", "status");
+      const button = (cls, icon, label, text) => {
+        const b = el("button", "act " + cls);
+        b.type = "button";
+        b.insertAdjacentHTML("afterbegin", icon); // fixed icon markup
+        if (text) b.appendChild(el("span", null, text));
+        b.setAttribute("aria-label", label);
+        b.title = label;
+        bar.appendChild(b);
+        return b;
+      };
+      const copy = button("copy", ICON.copy, "Copy the answer and its sources", "Copy");
+      copy.addEventListener("click", async () => {
+        note.textContent = (await copyText(plainAnswer(m.answer))) ? "Copied" : "Could not copy";
+      });
+      const up = button("up", ICON.up, "Good answer");
+      const down = button("down", ICON.down, "Bad answer");
+      const show = () => {
+        up.setAttribute("aria-pressed", String(m.rating === "up"));
+        down.setAttribute("aria-pressed", String(m.rating === "down"));
+      };
+      const rate = async (rating) => {
+        if (m.rating === rating) return;
+        const before = m.rating;
+        m.rating = rating;
+        show();
+        note.textContent = "";
+        const ok = await sendFeedback(m, rating);
+        if (!ok) m.rating = before;
+        show();
+        note.textContent = ok ? "Thanks for the feedback" : "Feedback could not be sent";
+        persist();
+      };
+      up.addEventListener("click", () => rate("up"));
+      down.addEventListener("click", () => rate("down"));
+      show();
+      bar.appendChild(note);
+      return bar;
+    }
+
+    /** The answer as plain text, each source on a line of its own, for the clipboard. */
+    function plainAnswer(a) {
+      const lines = [a.answer || ""];
+      const cites = (a.citations || []).slice().sort((x, y) => x.n - y.n);
+      if (cites.length) {
+        lines.push("", "Sources:");
+        for (const c of cites) {
+          lines.push(`[${c.n}] ` + [sourceName(c), sourceMeta(c), safeUrl(c.url)].filter(Boolean).join(" — "));
+        }
+      }
+      return lines.join("\n");
+    }
+
+    async function copyText(text) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch (_) { // no Clipboard API (an http page, an old browser): the selection way
+        const area = el("textarea", "sr");
+        area.value = text;
+        root.appendChild(area);
+        area.select();
+        let ok = false;
+        try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+        area.remove();
+        return ok;
+      }
+    }
+
+    async function sendFeedback(m, rating) {
+      try {
+        const a = m.answer;
+        const res = await call("v1/feedback", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            id: m.id, rating, question: m.question || "", answer: a.answer || "",
+            conversation_id: m.cid || null,
+            citations: (a.citations || []).map((c) => ({ doc_id: c.doc_id, char_start: c.char_start, char_end: c.char_end })),
+          }),
+        });
+        return res.ok;
+      } catch (_) {
+        return false;
+      }
     }
 
     function errorBubble(err, retry) {
@@ -722,7 +857,8 @@ ${dark('.aw[data-theme="dark"]')}
       state.busy = true;
       const generation = state.generation;
       state.abort = new AbortController();
-      ui.sendBtn.disabled = true;
+      state.stopped = false;
+      busyButton(true);
       const userRow = existingRow || userBubble(text);
       const bot = botBubble();
       scrollDown(true);
@@ -746,8 +882,9 @@ ${dark('.aw[data-theme="dark"]')}
               answer.quotes.push(ev.data);
             } else if (ev.name === "delta") {
               answer.answer += ev.data.text || "";
+              const stick = nearBottom(); // before the text grows, or it never counts as near
               bot.render(answer, false);
-              scrollDown(false);
+              if (stick) scrollDown(true);
             } else if (ev.name === "done") {
               done = ev.data;
             } else if (ev.name === "error") {
@@ -759,13 +896,26 @@ ${dark('.aw[data-theme="dark"]')}
         if (generation !== state.generation) return; // the conversation was reset meanwhile
         state.cid = done.conversation_id || state.cid;
         const final = slim(done.answer);
+        const message = { role: "bot", answer: final, id: newId(), question: done.question || text,
+          cid: state.cid };
         bot.render(final, true);
+        bot.bubble.appendChild(answerActions(message));
         bot.finish();
-        state.messages.push({ role: "user", text }, { role: "bot", answer: final });
+        reveal(bot.row);
+        state.messages.push({ role: "user", text }, message);
         persist();
       } catch (err) {
         bot.row.remove();
-        if (generation !== state.generation || (err && err.name === "AbortError")) return;
+        if (generation !== state.generation) return;
+        if (err && err.name === "AbortError") {
+          if (state.stopped) {
+            const note = el("p", "stopped", "Answer stopped.");
+            note.setAttribute("role", "status");
+            ui.msgs.appendChild(note);
+            if (!ui.input.value) ui.input.value = text;
+          }
+          return;
+        }
         errorBubble(err, err.kind === "invalid" || err.kind === "auth" ? null : () => ask(text, userRow));
         if (err.kind === "invalid") {
           userRow.remove();
@@ -774,10 +924,26 @@ ${dark('.aw[data-theme="dark"]')}
       } finally {
         state.busy = false;
         state.abort = null;
-        ui.sendBtn.disabled = false;
-        scrollDown(false);
+        busyButton(false);
       }
     }
+
+    /** While an answer comes, the send button stops it. */
+    function busyButton(busy) {
+      ui.sendBtn.classList.toggle("stop", busy);
+      ui.sendBtn.setAttribute("aria-label", busy ? "Stop answering" : "Send question");
+      ui.sendBtn.title = busy ? "Stop" : "Send";
+      ui.sendBtn.innerHTML = busy ? ICON.stop : ICON.send; // fixed icon markup
+    }
+
+    function stop() {
+      if (!state.abort) return;
+      state.stopped = true;
+      state.abort.abort();
+    }
+
+    const newId = () => (window.crypto && crypto.randomUUID ? crypto.randomUUID()
+      : Date.now().toString(36) + Math.random().toString(36).slice(2));
 
     /** What is kept of an answer (in sessionStorage, for reloads). */
     function slim(a) {
@@ -871,6 +1037,7 @@ ${dark('.aw[data-theme="dark"]')}
         } else if (m && m.role === "bot" && m.answer && typeof m.answer === "object") {
           const b = botBubble();
           b.render(m.answer, true);
+          if (typeof m.id === "string") b.bubble.appendChild(answerActions(m));
           b.finish();
           state.messages.push(m);
         }
