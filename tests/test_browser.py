@@ -438,6 +438,35 @@ def test_widget_answer_layout_sources_copy_feedback_and_stop(page, site, service
     assert held
 
 
+def test_api_docs_render_with_no_other_origin_reachable(browser, service):
+    """/docs and /redoc work offline, and ask nothing of another origin (their CSP refuses
+    what a bundled script would fetch: ReDoc's logo from its CDN)."""
+    asked: list[str] = []
+    errors: list[str] = []
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def only_own(route) -> None:  # as on a machine with no internet: nothing else answers
+        if route.request.url.startswith(service.url):
+            route.continue_()
+        else:
+            asked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_own)
+    page.goto(f"{service.url}/docs")
+    sync_api.expect(page.locator(".swagger-ui .info .title")).to_contain_text("assistant")
+    sync_api.expect(page.locator(".opblock-summary-path", has_text="/v1/ask").first).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "docs-desktop.png")
+    page.goto(f"{service.url}/redoc")
+    sync_api.expect(page.locator("h1").first).to_contain_text("assistant")
+    sync_api.expect(page.get_by_text("/v1/ask", exact=True).first).to_be_attached()
+    page.screenshot(path=ARTIFACTS / "redoc-desktop.png")
+    context.close()
+    assert asked == [] and errors == []
+
+
 def test_widget_says_when_the_service_is_down_or_busy(page, site, service):
     js = service.client.get("/widget.js").text
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens here
