@@ -453,6 +453,10 @@ def serve(
     index: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes, each with its own model and index reader (one "
+        "per core pays when requests are CPU-bound: Python work holds one core per process).")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -462,8 +466,19 @@ def serve(
     settings = _settings(index)
     # X-Forwarded-For is honoured only from ASSISTANT_TRUSTED_PROXIES, by the app itself;
     # uvicorn's own handling would trust it from 127.0.0.1, letting any local client pick its IP.
-    uvicorn.run(server_app(settings), host=host, port=port, log_level="info",
-                proxy_headers=False)
+    if workers == 1:
+        uvicorn.run(server_app(settings), host=host, port=port, log_level="info",
+                    proxy_headers=False)
+        return
+    # Each worker process builds its app from the environment: hand it the index chosen here,
+    # and one widget-token secret, or a token from one worker would be refused by the next.
+    os.environ["ASSISTANT_INDEX"] = str(settings.index)
+    if not settings.token_secret:
+        import secrets
+
+        os.environ["ASSISTANT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
+    uvicorn.run("assistant.server:app", factory=True, workers=workers, host=host, port=port,
+                log_level="info", proxy_headers=False)
 
 
 class _McpHelp(TyperCommand):

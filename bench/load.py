@@ -1,9 +1,12 @@
 """Throughput and latency of a real `assistant serve` under concurrent reads, then reads + writes.
 
     .venv/bin/python bench/load.py [--seconds 30] [--concurrency 4] [--ask-share 0.5]
-        [--questions ../shared/eval/seeds-questions.jsonl] [--json-only]
+        [--questions ../shared/eval/seeds-questions.jsonl] [--index INDEX] [--workers 1]
+        [--reads-only] [--json-only]
 
-Builds a fresh index of corpus/ in a temp dir and starts the server on it as a subprocess.
+Builds a fresh index of corpus/ in a temp dir (or copies the index given with --index, so the
+writes of phase 2 leave it as it was) and starts `assistant serve --workers N` on it as a
+subprocess.
 Phase 1: N clients send a mix of POST /v1/search and POST /v1/ask for --seconds.
 Phase 2: the same load while one writer POSTs new documents to /v1/documents one after another;
 afterwards a search for a phrase unique to an added document must find it (no restart).
@@ -71,13 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, log: IO[str]) -> subprocess.Popen:
+def start_server(index: Path, port: int, log: IO[str], workers: int = 1) -> subprocess.Popen:
     """`assistant serve` on the index; the rate limit is lifted so it does not shape the load."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_API_KEYS": KEY,
            "ASSISTANT_RATE_LIMIT": "1000000/minute"}
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--index", str(index),
-         "--host", "127.0.0.1", "--port", str(port)],
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
@@ -235,6 +238,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=REPO / "corpus")
     ap.add_argument("--questions", type=Path,
                     default=REPO.parent / "shared" / "eval" / "seeds-questions.jsonl")
+    ap.add_argument("--index", type=Path, help="serve a copy of this index instead of corpus/")
+    ap.add_argument("--workers", type=int, default=1, help="server processes")
+    ap.add_argument("--reads-only", action="store_true", help="skip phase 2 (reads + writes)")
     ap.add_argument("--json-only", action="store_true", help="no table on stderr")
     args = ap.parse_args()
 
@@ -245,30 +251,40 @@ def main() -> None:
     log_file = log.open("w")
     try:
         settings = load_settings(index=tmp / "index")
-        report = ingest([args.corpus], settings=settings, embedder=load_embedder(settings),
-                        progress=False)
+        if args.index:
+            shutil.copytree(args.index, settings.index)
+            counts = json.loads((settings.index / "manifest.json").read_text())["counts"]
+            docs, chunks = counts["documents"], counts["chunks"]
+        else:
+            report = ingest([args.corpus], settings=settings, embedder=load_embedder(settings),
+                            progress=False)
+            docs, chunks = report.documents, report.chunks
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(settings.index, port, log_file)
+        proc = start_server(settings.index, port, log_file, args.workers)
         wait_ready(proc, url)
-        with httpx.Client(base_url=url, timeout=120) as c:  # warm-up, not measured
-            c.post("/v1/search", json={"query": questions[0]})
-            c.post("/v1/ask", json={"question": questions[0]})
+        with httpx.Client(base_url=url, timeout=120) as c:  # warm-up (every worker), not measured
+            for q in questions[: 4 * args.workers]:
+                c.post("/v1/search", json={"query": q})
+                c.post("/v1/ask", json={"question": q})
         reads, fail1 = asyncio.run(phase(url, args, questions, 1, write=False))
-        mixed, fail2 = asyncio.run(phase(url, args, questions, 2, write=True))
+        mixed, fail2 = ({}, []) if args.reads_only else asyncio.run(
+            phase(url, args, questions, 2, write=True))
         failures = fail1 + fail2
         if not args.json_only:
-            print(f"corpus: {report.documents} documents, {report.chunks} chunks; "
-                  f"{args.concurrency} clients, ask share {args.ask_share}", file=sys.stderr)
+            print(f"corpus: {docs} documents, {chunks} chunks; {args.concurrency} clients, "
+                  f"ask share {args.ask_share}, {args.workers} server workers", file=sys.stderr)
             print(table("phase 1 (reads)", reads), file=sys.stderr)
-            print(table("phase 2 (reads + writes)", mixed), file=sys.stderr)
+            if mixed:
+                print(table("phase 2 (reads + writes)", mixed), file=sys.stderr)
         if failures:  # show what failed and the server's side of it before the log is deleted
             print(f"{len(failures)} failures, first ones:", *failures[:10], sep="\n  ",
                   file=sys.stderr)
             print("--- server log (tail) ---", *log.read_text().splitlines()[-80:], sep="\n",
                   file=sys.stderr)
-        print(json.dumps({"corpus_documents": report.documents, "corpus_chunks": report.chunks,
+        print(json.dumps({"corpus_documents": docs, "corpus_chunks": chunks,
                           "concurrency": args.concurrency, "ask_share": args.ask_share,
+                          "workers": args.workers,
                           "phase1": reads, "phase2": mixed, "failures": len(failures)}))
     finally:
         stop_server(proc)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,13 +27,13 @@ def free_port() -> int:
 class Server:
     """A real `assistant serve` process."""
 
-    def __init__(self, index, tmp_path, env=None):
+    def __init__(self, index, tmp_path, env=None, args=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (tmp_path / f"server-{self.port}.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "assistant", "serve", "--index", str(index),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--host", "127.0.0.1", "--port", str(self.port), *args],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
         self.client = httpx.Client(base_url=self.url, timeout=30)
@@ -50,6 +51,11 @@ class Server:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"{path} never returned {status}: {last and last.text}")
+
+    def log_text(self) -> str:
+        """What the server has printed so far."""
+        self.log.flush()
+        return Path(self.log.name).read_text()
 
     def stop(self):
         self.client.close()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from .conftest import SEEDS
-from .test_api import served
+from .test_api import Server, served
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-123"
@@ -380,3 +380,30 @@ def test_mcp_on_the_served_app_and_cli(open_server, index_dir):
                 assert not found.is_error and found.structured_content["results"]
 
     anyio.run(main)
+
+
+def test_several_workers_serve_one_index_and_honour_each_others_tokens(index_dir, tmp_path):
+    """`assistant serve --workers 2`: two processes, one widget-token secret between them."""
+    srv = Server(index_dir, tmp_path, args=("--workers", "2"), env={
+        "ASSISTANT_API_KEYS": KEY, "ASSISTANT_READ_AUTH": "key", "ASSISTANT_CORS_ORIGINS": ORIGIN,
+        "ASSISTANT_RATE_LIMIT": "10000/minute"})
+    try:
+        srv.wait("/readyz", timeout=180)
+        deadline = time.monotonic() + 60
+        while (srv.log_text().count("Started server process") < 2
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        assert srv.log_text().count("Started server process") == 2, srv.log_text()
+        statuses = []
+        for _ in range(20):  # a fresh connection each time: requests land on either process
+            with httpx.Client(base_url=srv.url, timeout=60) as fresh:
+                token = fresh.post("/v1/widget/token", headers={"Origin": ORIGIN}).json()["token"]
+            with httpx.Client(base_url=srv.url, timeout=60) as other:
+                r = other.post("/v1/search", json={"query": "Bushehr"}, headers={
+                    "Origin": ORIGIN, "Authorization": f"Bearer {token}"})
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    assert r.json()["results"][0]["doc_id"] == SEEDS[0]
+        assert statuses == [200] * 20, statuses
+    finally:
+        srv.stop()

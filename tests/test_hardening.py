@@ -39,17 +39,17 @@ def via(ip):
 # --- 1. old generations are released --------------------------------------------------------
 
 def store_files_open(index: Path) -> tuple[int, int]:
-    """(store files of `index` this process holds open, how many of them are deleted)."""
-    opened = deleted = 0
+    """(distinct store files of `index` this process holds open, how many of them are deleted);
+    a live generation's file is open once per pooled read connection, and counts once."""
+    targets = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
         if target.startswith(str(index)) and "/store." in target:
-            opened += 1
-            deleted += target.endswith("(deleted)")
-    return opened, deleted
+            targets.add(target)
+    return len(targets), sum(t.endswith("(deleted)") for t in targets)
 
 
 def rss_mb() -> float:

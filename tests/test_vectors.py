@@ -73,3 +73,47 @@ def test_compressed_kinds_end_to_end(make_settings: Any, embedder: Any, monkeypa
     assert len(reader.vectors) < before
     hits = Retriever(reader, embedder, auto).search(query, k=5)
     assert hits and all(h.doc_id != SEEDS[0] for h in hits)
+
+
+def test_a_search_from_any_thread_keeps_to_the_set_thread_count() -> None:
+    """OpenMP keeps its thread count per calling thread: a server's worker threads must not
+    search with every core (their idle OpenMP threads spin beside BM25 and the encoder)."""
+    import threading
+
+    import faiss
+
+    from assistant.index import set_search_threads
+
+    index = VectorIndex(64)
+    index.add(list(range(100)), unit(100))
+    set_search_threads(1)
+    seen: list[int] = []
+
+    def search() -> None:
+        index.search(unit(1, seed=1)[0], 5)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
+def test_concurrent_reads_of_a_live_generation_agree(seeds_index, embedder) -> None:
+    """Request threads read one generation's store at once (pooled connections) and each gets
+    exactly what a lone reader gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = IndexReader(seeds_index.index)
+    try:
+        retriever = Retriever(reader, embedder, seeds_index)
+        queries = ["Bushehr nuclear power plant", "drones supplied to Russia", "trade with China",
+                   "Belarus Lukashenko", "Ramaphosa BRICS summit", "oil exports India"] * 5
+        alone = [[h.chunk_id for h in retriever.search(q)] for q in queries]
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda q: [h.chunk_id for h in retriever.search(q)], queries))
+        assert together == alone
+    finally:
+        reader.close()
+    with pytest.raises(Exception, match="closed"):
+        reader.store.get_document(SEEDS[0])

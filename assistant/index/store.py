@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from queue import Queue
 from typing import Any
 
 import numpy as np
@@ -207,6 +210,10 @@ class DocumentReads:
             f"WHERE {where_sql}", params)]
 
 
+# Connections a live generation's readers share (requests on a 2-core machine rarely need more).
+READ_CONNECTIONS = max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
 class Store(DocumentReads):
     """One generation's SQLite file. Writable while it is being built, read-only once live."""
 
@@ -219,7 +226,14 @@ class Store(DocumentReads):
         self._lock = threading.RLock()
         self._has_chunk_words: bool | None = None
         self._conn: sqlite3.Connection | None = self._open()
-        if not readonly:
+        # A live generation is read by many request threads at once: each read borrows one of
+        # a few connections (all opened now, for the reason above) instead of queueing on one.
+        self._readers: Queue[sqlite3.Connection] = Queue()
+        if readonly:
+            self._readers.put(self._conn)
+            for _ in range(READ_CONNECTIONS - 1):
+                self._readers.put(self._open())
+        else:
             self._conn.executescript(SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
@@ -254,9 +268,27 @@ class Store(DocumentReads):
         """Serialises use of the shared connection."""
         return self._lock
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read with: a pooled one of a live generation, else the one."""
+        if not self.readonly:
+            with self._lock:
+                yield self.conn
+            return
+        if self._conn is None:
+            raise IndexCorruptError(f"index store {self.path} is closed")
+        conn = self._readers.get()
+        try:
+            yield conn
+        finally:
+            if self._conn is None:  # closed meanwhile
+                conn.close()
+            else:
+                self._readers.put(conn)
+
     def _q(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+        with self._reading() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Close the connection."""
@@ -264,6 +296,9 @@ class Store(DocumentReads):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            while not self._readers.empty():  # connections in use close when handed back
+                with contextlib.suppress(sqlite3.Error):
+                    self._readers.get_nowait().close()
 
     def commit(self) -> None:
         """Commit pending writes."""
@@ -370,10 +405,10 @@ class Store(DocumentReads):
         (float32, unit length); a range with none (a generation written before sentence vectors
         were stored) maps to an empty list."""
         out: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
-        with self._lock:
+        with self._reading() as conn:
             for key in dict.fromkeys(ranges):
                 try:
-                    rows = self.conn.execute(
+                    rows = conn.execute(
                         "SELECT char_start, char_end, scale, vector FROM sentences WHERE doc_id = ? "
                         "AND char_start >= ? AND char_end <= ? ORDER BY char_start", key).fetchall()
                 except sqlite3.OperationalError:  # a store older than the sentences table

@@ -9,6 +9,7 @@ fraction of the lists, much faster at millions of chunks, recall measured by ben
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,7 @@ class VectorIndex:
             # Probing every list keeps a filtered IVF search exhaustive (over 8-bit codes).
             params = (faiss.SearchParametersIVF(sel=sel, nprobe=self._index.nlist) if ivf
                       else faiss.SearchParameters(sel=sel))
+        _apply_search_threads()
         scores, ids = self._index.search(q, min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
@@ -185,8 +187,24 @@ def _training_sample(train: np.ndarray | None, dim: int) -> np.ndarray:
     return np.ascontiguousarray(train, dtype=np.float32)
 
 
-def set_search_threads(n: int) -> None:
-    """Limit FAISS's OpenMP threads (0: all cores); one is fastest for single queries here."""
-    import os
+_SEARCH_THREADS = 0  # 0: OpenMP's default (every core)
+_threads_set = threading.local()
 
-    _faiss().omp_set_num_threads(n or os.cpu_count() or 1)
+
+def set_search_threads(n: int) -> None:
+    """Limit FAISS's OpenMP threads for searches (0: all cores); one is fastest for single
+    queries here. OpenMP keeps the setting per calling thread, so each thread that searches
+    applies it before its first search (`_apply_search_threads`)."""
+    global _SEARCH_THREADS
+    _SEARCH_THREADS = n
+    _threads_set.n = None  # this thread applies it again at its next search
+
+
+def _apply_search_threads() -> None:
+    # A server searches from a pool of worker threads, each with OpenMP's default team (every
+    # core): their idle threads spin after each search, burning a core beside BM25 and the
+    # encoder. Measured on the 36k-chunk news archive over HTTP, one client: 47 ms of CPU a
+    # search against 30 ms in-process (bench/load.py; docs in the README's Performance).
+    if getattr(_threads_set, "n", None) != _SEARCH_THREADS:
+        _faiss().omp_set_num_threads(_SEARCH_THREADS or os.cpu_count() or 1)
+        _threads_set.n = _SEARCH_THREADS
