@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from assistant.errors import IndexError_
+from assistant.index.sidecar import SidecarFile
 from assistant.models import Feedback
 
 FILE = "feedback.sqlite"
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS feedback (id TEXT PRIMARY KEY, created TEXT NOT NULL, "
+           "rating TEXT NOT NULL, item TEXT NOT NULL)",)
 
 
 def stamped(item: Feedback) -> Feedback:
@@ -26,34 +25,12 @@ class SqliteFeedback:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), timeout=10)
-                try:
-                    if not self._ready:
-                        db.execute("PRAGMA journal_mode=WAL")
-                        db.execute("CREATE TABLE IF NOT EXISTS feedback (id TEXT PRIMARY KEY, "
-                                   "created TEXT NOT NULL, rating TEXT NOT NULL, "
-                                   "item TEXT NOT NULL)")
-                        self._ready = True
-                    with db:
-                        yield db
-                finally:
-                    db.close()
-            except (OSError, sqlite3.Error) as exc:
-                raise IndexError_(f"cannot keep feedback in {self.path}: {exc} (make the index "
-                                  "directory writable)") from exc
+        self._file = SidecarFile(path, _SCHEMA, what="feedback")
 
     def put(self, item: Feedback) -> Feedback:
         """Keep a rating (replacing an earlier one of the same answer); returns it as stored."""
         item = stamped(item)
-        with self._db() as db:
+        with self._file.connect() as db:
             db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                        "created = excluded.created, rating = excluded.rating, item = excluded.item",
                        (item.id, item.created, item.rating, item.model_dump_json()))
@@ -63,7 +40,7 @@ class SqliteFeedback:
         """Every rating, oldest first, optionally only from `since` (an ISO date) or of one kind."""
         if not self.path.exists():
             return
-        with self._db() as db:
+        with self._file.connect() as db:
             rows = db.execute("SELECT item FROM feedback WHERE created >= ? AND "
                               "(? IS NULL OR rating = ?) ORDER BY created, id",
                               (since or "", rating, rating)).fetchall()
