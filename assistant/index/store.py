@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import IndexCorruptError, QueryError
+from assistant.index.lexical import LexicalIndex
 from assistant.models import Chunk, Document, FactCheck, Filters
 from assistant.text import STOPWORDS
 
@@ -74,6 +77,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
+log = logging.getLogger("assistant")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # BM25 column weights: title, section, body. Titles and headings count as much as the body: on
 # SciFact equal weights gave nDCG@10 0.699, against 0.690 with (0.3, 0.3, 1) and 0.680 body only.
@@ -210,6 +214,14 @@ class DocumentReads:
             f"WHERE {where_sql}", params)]
 
 
+# A live generation's postings are read into memory once its keyword searches have spent as long
+# in FTS5 as the read takes (about this long a chunk, measured on the news archive): a ski-rental
+# rule, so a one-shot command or a generation soon replaced never pays more than twice the
+# cheaper choice, and a server's generation pays once for every later search.
+LEXICAL_READ_SECONDS_PER_CHUNK = 275e-6
+# Most chunks whose postings are held in memory (~0.7 KB a chunk of 160 words); above it, FTS5.
+LEXICAL_MAX_CHUNKS = 500_000
+
 # Connections a live generation's readers share (requests on a 2-core machine rarely need more).
 READ_CONNECTIONS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 
@@ -217,9 +229,16 @@ READ_CONNECTIONS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 class Store(DocumentReads):
     """One generation's SQLite file. Writable while it is being built, read-only once live."""
 
-    def __init__(self, path: Path, *, readonly: bool) -> None:
+    def __init__(self, path: Path, *, readonly: bool,
+                 lexical_max_chunks: int = LEXICAL_MAX_CHUNKS) -> None:
         self.path = path
         self.readonly = readonly
+        # BM25 from postings held in memory (`LexicalIndex`), read in the background once FTS5
+        # has cost as much (LEXICAL_READ_SECONDS_PER_CHUNK); None until then.
+        self._lexical: LexicalIndex | None = None
+        self._lexical_max = lexical_max_chunks if readonly else 0
+        self._fts_seconds = 0.0
+        self._read_budget: float | None = None  # seconds; set at the first keyword search
         # One connection, opened now and shared by all threads under a lock. Opening it eagerly
         # matters: a reader keeps its generation's file open even after a writer has replaced
         # and deleted it, so requests in flight finish on the generation they started with.
@@ -290,9 +309,51 @@ class Store(DocumentReads):
         with self._reading() as conn:
             return conn.execute(sql, params).fetchall()
 
+    def _spent_in_fts(self, seconds: float) -> None:
+        """Count a keyword search's FTS5 time; once they add up to the read's expected time,
+        read the postings in the background."""
+        if not self._lexical_max:
+            return
+        if self._read_budget is None:
+            (n,) = self._q("SELECT count(*) FROM chunks")[0]
+            if n > self._lexical_max:
+                log.info("keyword search stays on FTS5: %s chunks > %s "
+                         "(ASSISTANT_BM25_MEMORY_CHUNKS)", n, self._lexical_max)
+                self._lexical_max = 0
+                return
+            self._read_budget = n * LEXICAL_READ_SECONDS_PER_CHUNK
+        with self._lock:
+            before = self._fts_seconds
+            self._fts_seconds += seconds
+            start = before < self._read_budget <= self._fts_seconds
+        if start:
+            threading.Thread(target=self._read_postings, name="assistant-postings",
+                             daemon=True).start()
+
+    def _read_postings(self) -> None:
+        """Read this generation's postings into a LexicalIndex (on a connection of its own, so
+        requests keep theirs); on any failure keep to FTS5."""
+        try:
+            conn = self._open()
+        except IndexCorruptError:
+            return  # closed and replaced meanwhile
+        try:
+            lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
+        except sqlite3.Error as exc:
+            log.warning("keyword search stays on FTS5: cannot read %s's postings: %s", self.path, exc)
+            return
+        finally:
+            conn.close()
+        with self._lock:
+            if self._conn is not None:
+                self._lexical = lexical
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
+            if self._lexical is not None:
+                self._lexical.close()
+                self._lexical = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -487,6 +548,13 @@ class Store(DocumentReads):
         match = fts_query(query, common=common)
         if match is None:
             return []
+        lexical = self._lexical
+        if lexical is not None:
+            allowed = self.chunk_ids(filters) if filters else None
+            got = lexical.search(query_words(query, common=common), limit, allowed)
+            if got is not None:
+                return got
+        started = time.perf_counter()
         w = ", ".join(str(x) for x in BM25_WEIGHTS)
         if filters:
             where_sql, params = filter_sql(filters)
@@ -502,6 +570,8 @@ class Store(DocumentReads):
             rows = self._q(sql, args)
         except sqlite3.OperationalError as exc:  # pragma: no cover - query is quoted tokens only
             raise QueryError(f"cannot run the keyword search: {exc}") from None
+        if lexical is None:
+            self._spent_in_fts(time.perf_counter() - started)
         # FTS5's bm25() is negated so that ORDER BY ascends; flip it back.
         return [(int(r[0]), -float(r[1])) for r in rows]
 

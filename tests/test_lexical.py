@@ -1,0 +1,148 @@
+"""Keyword search from postings held in memory: FTS5's own scores, the same hits, every filter."""
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.index import store as store_module
+from assistant.index.lexical import LexicalIndex
+from assistant.index.store import BM25_WEIGHTS, Store, query_words
+from assistant.ingest import Chunker
+from assistant.models import Document, Filters
+
+TEXTS = [
+    ("Drones for Moscow", "Iran has supplied Russia with Shahed drones. The drones struck Kyiv "
+     "on Monday. Tehran denies running a factory for them."),
+    ("A café in Minsk", "Belarus lets Russian troops train near the border. A café in Minsk "
+     "closed after the strikes. Lukashenko met Putin in Sochi."),
+    ("Trade", "Bilateral trade between China and Russia will reach a record $240 billion in "
+     "2023. China buys oil and gas; Russia buys machines."),
+    ("Trade", "Bilateral trade between China and Russia will reach a record $240 billion in "
+     "2023. China buys oil and gas; Russia buys machines."),  # a copy: scores tie
+    ("Summit", "Putin attended the BRICS summit in Johannesburg virtually. South Africa hosted "
+     "military exercises with Russia and China. Drones were not discussed."),
+    (None, "Running runs ran: the runner's shoes. Naïve résumé of the 1990s, foo_bar and x."),
+]
+QUERIES = [
+    "Who supplies drones to Russia?", "Iran drones Kyiv", "trade China Russia 2023",
+    "$240 billion", "running café", "naive resume 1990s", "the of and", "Who is it?",
+    "Putin summit Johannesburg in person", "nothing matches zzzz", "Lukashenko Belarus troops",
+    "Russia", "russia china drones putin trade",
+]
+
+
+def build(path: Path) -> Path:
+    """A store of the texts above, committed, as ingest writes one."""
+    store = Store(path, readonly=False)
+    chunker = Chunker(size=16, overlap=0)
+    for i, (title, text) in enumerate(TEXTS):
+        doc = Document(doc_id=f"d{i}", text=text, source=f"news/{i}.txt", title=title,
+                       publisher="Herald" if i % 2 else "Courier", published=f"2023-01-0{i + 1}")
+        chunks = chunker.split(doc)
+        store.add_document(doc, chunks, [f"h{i}.{c.ordinal}" for c in chunks])
+    store.commit()
+    store.close()
+    return path
+
+
+def fts(store: Store, query: str, limit: int, filters: Filters | None = None,
+        common: frozenset[str] = frozenset()) -> list[tuple[int, float]]:
+    """The FTS5 path alone."""
+    saved, store._lexical, store._lexical_max = store._lexical, None, 0
+    try:
+        return store.bm25(query, limit, filters, common=common)
+    finally:
+        store._lexical = saved
+
+
+def same(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
+    """The same scores, rank by rank, to FTS5's precision; the same ids where scores differ."""
+    assert len(a) == len(b)
+    for (ia, sa), (ib, sb) in zip(a, b, strict=True):
+        assert sa == pytest.approx(sb, rel=1e-9, abs=1e-12)
+    assert {i for i, _ in a} == {i for i, _ in b} or \
+        sorted(s for _, s in a)[0] == pytest.approx(sorted(s for _, s in b)[0])
+
+
+@pytest.fixture()
+def live(tmp_path: Path) -> Store:
+    path = build(tmp_path / "store.sqlite")
+    store = Store(path, readonly=True)
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    store._lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
+    conn.close()
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("limit", [1, 3, 100])
+def test_scores_and_hits_equal_fts5s(live: Store, limit: int):
+    for q in QUERIES:
+        got = live._lexical.search(query_words(q), limit)
+        assert got is not None, q
+        same(got, fts(live, q, limit))
+        assert live.bm25(q, limit) == got  # the store answers from memory
+    assert any(live.bm25(q, 3) for q in QUERIES)
+
+
+def test_ties_break_as_fts5_breaks_them(live: Store):
+    # The two copies of the trade story score exactly alike; both paths list the lower id first.
+    got = live.bm25("bilateral trade", 2)
+    assert got[0][1] == got[1][1]
+    assert [i for i, _ in got] == [i for i, _ in fts(live, "bilateral trade", 2)]
+
+
+def test_filters_and_common_words_match_fts5(live: Store):
+    for filters in (Filters(publishers=["Herald"]), Filters(sources=["news/2.txt"]),
+                    Filters(sources=["news/"]), Filters(since="2023-01-03", until="2023-01-05"),
+                    Filters(publishers=["Nobody"])):
+        for q in QUERIES:
+            same(live.bm25(q, 5, filters), fts(live, q, 5, filters))
+    common = frozenset({"russia", "china"})
+    for q in QUERIES:
+        same(live.bm25(q, 5, common=common), fts(live, q, 5, common=common))
+
+
+def test_a_word_fts5_reads_as_a_phrase_goes_to_fts5(live: Store):
+    assert live._lexical.tokens("foo_bar") == ("foo", "bar")
+    assert live._lexical.search(["foo_bar"], 5) is None
+    assert live.bm25("foo_bar", 5) == fts(live, "foo_bar", 5) != []
+    assert live._lexical.tokens("Résumé") == ("resum",)  # diacritics and the Porter stem
+
+
+def test_postings_are_read_once_fts5_has_cost_as_much(tmp_path: Path, monkeypatch):
+    path = build(tmp_path / "store.sqlite")
+    monkeypatch.setattr(store_module, "LEXICAL_READ_SECONDS_PER_CHUNK", 3600.0)
+    costly = Store(path, readonly=True)  # reading would cost more than these searches did
+    for q in QUERIES:
+        costly.bm25(q, 5)
+    time.sleep(0.3)
+    assert costly._lexical is None and 0 < costly._fts_seconds < costly._read_budget
+    costly.close()
+
+    monkeypatch.setattr(store_module, "LEXICAL_READ_SECONDS_PER_CHUNK", 1e-9)
+    store = Store(path, readonly=True)
+    before = [store.bm25(q, 5) for q in QUERIES[:3]]
+    deadline = time.monotonic() + 10
+    while store._lexical is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store._lexical is not None
+    spent = store._fts_seconds
+    for q, was in zip(QUERIES[:3], before, strict=True):
+        same(store.bm25(q, 5), was)
+    assert store._fts_seconds == spent  # answered from memory
+    store.close()
+    assert store._lexical is None
+
+    for limit in (0, 3):  # off, and fewer chunks allowed than the store has
+        small = Store(path, readonly=True, lexical_max_chunks=limit)
+        for q in QUERIES:
+            small.bm25(q, 5)
+        time.sleep(0.3)
+        assert small._lexical is None
+        small.close()
+    writer = Store(tmp_path / "w.sqlite", readonly=False)  # a store being built never reads them
+    assert writer._lexical_max == 0
+    writer.close()
