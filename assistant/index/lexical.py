@@ -116,15 +116,12 @@ class LexicalIndex:
         cols: list[int] = []
         for w in words:
             toks = self.tokens(w)
-            if len(toks) != 1:
-                if not toks:
-                    continue  # FTS5 drops a phrase with no tokens
+            if len(toks) > 1:
                 return None
-            t = self.terms.get(toks[0], -1)
-            if t >= 0 and t not in cols:
-                cols.append(t)
-            elif t < 0:
-                continue
+            # FTS5 sums over the query's phrases: two words of one stem ("taxes", "tax") count
+            # twice, so a repeated term is kept; a word with no token or no posting adds nothing.
+            if toks and toks[0] in self.terms:
+                cols.append(self.terms[toks[0]])
         n_rows = len(self.rowids)
         if not cols or n_rows == 0:
             return []
