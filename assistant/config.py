@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")
     bm25_memory_chunks: int = Field(
         500_000, ge=0, description="Embedded index: up to this many chunks, keyword search "
-        "scores postings held in memory (about 0.7 KB a chunk, read after a few searches) "
-        "instead of walking FTS5's; 0: always FTS5. Same scores either way.")
+        "scores postings held in memory (about 0.75 KB a chunk, read in the background once "
+        "FTS5's searches have cost as long as the read) instead of walking FTS5's; 0: always "
+        "FTS5. Same scores either way.")
     rerank: bool = Field(True, description="Re-order the top 50 fused hybrid hits with the "
                          "trained chunk reranker (off: plain reciprocal rank fusion).")
 

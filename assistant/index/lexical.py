@@ -38,6 +38,8 @@ class LexicalIndex:
         self.rows = rows
         self.freqs = freqs
         self.avgdl = float(lengths.sum()) / max(1, len(lengths))
+        # The length part of each row's BM25 denominator, the same for every query.
+        self._norm = K1 * (1.0 - B + B * lengths / self.avgdl) if len(lengths) else lengths
         self._tokens: dict[str, tuple[str, ...]] = {}
         self._tokenizer: sqlite3.Connection | None = None
         self._tokenizer_lock = threading.Lock()
@@ -127,7 +129,7 @@ class LexicalIndex:
             return []
         acc = np.zeros(n_rows, dtype=np.float64)
         hit = np.zeros(n_rows, dtype=bool)
-        norm = K1 * (1.0 - B + B * self.lengths / self.avgdl)
+        norm = self._norm
         for t in cols:
             lo, hi = self.indptr[t], self.indptr[t + 1]
             r = self.rows[lo:hi]
