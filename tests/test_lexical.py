@@ -150,3 +150,44 @@ def test_postings_are_read_once_fts5_has_cost_as_much(tmp_path: Path, monkeypatc
     writer = Store(tmp_path / "w.sqlite", readonly=False)  # a store being built never reads them
     assert writer._lexical_max == 0
     writer.close()
+
+
+def open_files(path: Path) -> int:
+    """How many of this process's descriptors point at `path` (deleted or not)."""
+    n = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            n += str(fd.readlink()).startswith(str(path))
+        except OSError:
+            continue
+    return n
+
+
+def test_close_stops_a_postings_read_under_way(tmp_path: Path, monkeypatch):
+    # A writer replaces a generation and closes it while its postings are being read: the read
+    # must stop and let go of the file (deleted by then), not keep it open until it ends.
+    path = build(tmp_path / "store.sqlite")
+    monkeypatch.setattr(store_module, "LEXICAL_READ_SECONDS_PER_CHUNK", 1e-9)
+    started = []
+    real_read = LexicalIndex.read
+
+    def slow_read(conn: sqlite3.Connection, **kw) -> LexicalIndex:
+        started.append(time.monotonic())
+        # A long real query on the read's connection: close() must interrupt it.
+        conn.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                     "WHERE i < 10000000000) SELECT count(*) FROM c").fetchone()
+        return real_read(conn, **kw)
+
+    monkeypatch.setattr(store_module.LexicalIndex, "read", staticmethod(slow_read))
+    store = Store(path, readonly=True)
+    store.bm25("drones", 5)
+    deadline = time.monotonic() + 10
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started and store._postings_conn is not None
+    thread = store._postings_thread
+    t0 = time.monotonic()
+    store.close()
+    assert time.monotonic() - t0 < 5 and not thread.is_alive()
+    assert store._lexical is None and store._postings_conn is None
+    assert open_files(path) == 0

@@ -239,6 +239,10 @@ class Store(DocumentReads):
         self._lexical_max = lexical_max_chunks if readonly else 0
         self._fts_seconds = 0.0
         self._read_budget: float | None = None  # seconds; set at the first keyword search
+        # The background read's own connection and thread, so close() can stop them: an old
+        # generation's file must not stay open (deleted) after a writer has replaced it.
+        self._postings_conn: sqlite3.Connection | None = None
+        self._postings_thread: threading.Thread | None = None
         # One connection, opened now and shared by all threads under a lock. Opening it eagerly
         # matters: a reader keeps its generation's file open even after a writer has replaced
         # and deleted it, so requests in flight finish on the generation they started with.
@@ -327,30 +331,48 @@ class Store(DocumentReads):
             self._fts_seconds += seconds
             start = before < self._read_budget <= self._fts_seconds
         if start:
-            threading.Thread(target=self._read_postings, name="assistant-postings",
-                             daemon=True).start()
+            thread = threading.Thread(target=self._read_postings, name="assistant-postings",
+                                      daemon=True)
+            with self._lock:  # started under the lock, so close() never joins an unstarted one
+                if self._conn is None:
+                    return
+                self._postings_thread = thread
+                thread.start()
 
     def _read_postings(self) -> None:
         """Read this generation's postings into a LexicalIndex (on a connection of its own, so
         requests keep theirs); on any failure keep to FTS5."""
-        try:
-            conn = self._open()
-        except IndexCorruptError:
-            return  # closed and replaced meanwhile
+        with self._lock:
+            if self._conn is None:
+                return  # closed meanwhile
+            try:
+                conn = self._open()
+            except IndexCorruptError:
+                return  # replaced meanwhile
+            self._postings_conn = conn
         try:
             lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
         except sqlite3.Error as exc:
-            log.warning("keyword search stays on FTS5: cannot read %s's postings: %s", self.path, exc)
+            if self._conn is not None:  # else close() interrupted the read, as it should
+                log.warning("keyword search stays on FTS5: cannot read %s's postings: %s",
+                            self.path, exc)
             return
         finally:
-            conn.close()
+            with self._lock:
+                self._postings_conn = None
+                conn.close()
         with self._lock:
             if self._conn is not None:
                 self._lexical = lexical
+            else:
+                lexical.close()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections, stopping a postings read under way."""
         with self._lock:
+            if self._postings_conn is not None:
+                self._postings_conn.interrupt()
+            thread, self._postings_thread = self._postings_thread, None
             if self._lexical is not None:
                 self._lexical.close()
                 self._lexical = None
@@ -360,6 +382,10 @@ class Store(DocumentReads):
             while not self._readers.empty():  # connections in use close when handed back
                 with contextlib.suppress(sqlite3.Error):
                     self._readers.get_nowait().close()
+        if thread is not None and thread is not threading.current_thread():
+            # Outside the lock: the read takes it to hand its connection back. Interrupted,
+            # SQLite stops at once; the numpy part after its queries takes a moment at most.
+            thread.join(timeout=30)
 
     def commit(self) -> None:
         """Commit pending writes."""
