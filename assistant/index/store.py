@@ -339,17 +339,30 @@ class Store(DocumentReads):
                 self._postings_thread = thread
                 thread.start()
 
+    def read_postings(self) -> bool:
+        """Read the postings now (as a long-lived process does after its first searches) unless
+        they are read or off; whether keyword search now runs from memory."""
+        if self._lexical is None and self._lexical_max and self._conn is not None:
+            (n,) = self._q("SELECT count(*) FROM chunks")[0]
+            thread = self._postings_thread
+            if thread is not None:  # a background read is under way: wait for it
+                thread.join()
+            elif n <= self._lexical_max:
+                self._read_postings()
+        return self._lexical is not None
+
     def _read_postings(self) -> None:
         """Read this generation's postings into a LexicalIndex (on a connection of its own, so
         requests keep theirs); on any failure keep to FTS5."""
         with self._lock:
-            if self._conn is None:
-                return  # closed meanwhile
+            if self._conn is None or self._lexical is not None or self._postings_conn:
+                return  # closed, read, or being read meanwhile
             try:
                 conn = self._open()
             except IndexCorruptError:
                 return  # replaced meanwhile
             self._postings_conn = conn
+        started = time.perf_counter()
         try:
             lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
         except sqlite3.Error as exc:
@@ -366,6 +379,9 @@ class Store(DocumentReads):
                 self._lexical = lexical
             else:
                 lexical.close()
+                return
+        log.info("keyword search runs from memory: %s's postings read in %.1f s",
+                 self.path.name, time.perf_counter() - started)
 
     def close(self) -> None:
         """Close the connections, stopping a postings read under way."""
