@@ -18,7 +18,9 @@ What is measured, the same way on both sides:
   `assistant.ingest.ingest` (chunks of 160 words, int8 MiniLM, FAISS + SQLite/FTS5, commit);
   txtai's is `Embeddings.index` plus `Embeddings.save`, since ours ends with the index on disk.
 - p50_ms / p99_ms: wall time of one search call (nearest-rank percentiles). Ours is
-  `Retriever.search(q, k=10)` with default settings (100 candidates per retriever);
+  `Retriever.search(q, k=10)` with default settings (100 candidates per retriever), once the
+  keyword postings are read into memory as a running server reads them (postings_read_s, at
+  load, reported apart like model_load_s; txtai's BM25 index is in memory from the start);
   txtai's is `Embeddings.search(q, 10)`.
 - peak_rss_mb: the child process's ru_maxrss at the end (model, build and queries included).
 - ndcg@10: binary-relevance nDCG (`assistant.eval.ndcg_at`), computed here in the parent from
@@ -130,6 +132,12 @@ def side_ours(plan: dict[str, Any]) -> dict[str, Any]:
     log(f"ours: built {report.documents} docs / {report.chunks} chunks in {build_s:.1f}s")
 
     reader = IndexReader(Path(plan["index"]))
+    # A long-running server reads its keyword postings into memory once its FTS5 searches have
+    # cost as much (txtai holds its BM25 index in memory from the start): read them here, at
+    # load, and report how long that took, so the timed queries are the server's steady state.
+    t = time.perf_counter()
+    in_memory = reader.store.read_postings()
+    postings_s = time.perf_counter() - t
     retriever = Retriever(reader, embedder, settings)
     latency = time_queries(lambda q: retriever.search(q, k=K), plan["warmup"], plan["timed"])
     log(f"ours: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms; ranking judged queries")
@@ -138,6 +146,7 @@ def side_ours(plan: dict[str, Any]) -> dict[str, Any]:
     rankings = {qid: rank_documents(wide.search(text, k=300), K)
                 for qid, text in plan["judged"].items()}
     return {"model_load_s": round(load_s, 2), "build_s": round(build_s, 2),
+            "postings_read_s": round(postings_s, 2) if in_memory else None,
             "documents": report.documents, "chunks": report.chunks,
             "backend": type(embedder).__name__, **latency, "peak_rss_mb": peak_rss_mb(),
             "rankings": rankings}
@@ -174,6 +183,7 @@ def side_txtai(plan: dict[str, Any]) -> dict[str, Any]:
 
     rankings = {qid: ids(embeddings.search(text, K)) for qid, text in plan["judged"].items()}
     return {"model_load_s": round(load_s, 2), "build_s": round(build_s, 2),
+            "postings_read_s": round(postings_s, 2) if in_memory else None,
             "index_s": round(index_s, 2), "documents": embeddings.count(),
             "version": version("txtai"), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), **latency,

@@ -1,6 +1,11 @@
 """Normalisation, headings and sentence splitting (no model needed)."""
 
-from assistant.text import blocks, looks_like_headline, normalize_text, sentence_spans
+import threading
+
+from snowballstemmer.english_stemmer import EnglishStemmer
+
+from assistant import text as text_module
+from assistant.text import blocks, looks_like_headline, normalize_text, sentence_spans, stems
 
 
 def test_normalize_nfc_whitespace_and_controls():
@@ -64,3 +69,23 @@ def test_over_long_sentences_and_words_are_cut_into_bounded_spans():
         assert len(word_spans(text, s, e)) <= MAX_SENTENCE_WORDS
     assert "".join(text[s:e] + " " for s, e in middle).strip() == f"{run} and {'z' * 250}."
     assert [e - s for s, e in word_spans("z" * 250)] == [LONG_WORD_CHARS, LONG_WORD_CHARS, 50]
+
+
+def test_stems_are_snowballs_in_every_thread():
+    # The C stemmer (PyStemmer) is a dependency for speed; its stems must be the pure-Python
+    # Snowball English stems the ranking models were trained on, whichever thread asks.
+    words = ("supplied supplies supplying generously running runner's ran countries country "
+             "nationalization naïve résumé cafés 1990s sanctions sanctioned drones internationally "
+             "skies dying lying news proceedings exceedingly succeeding argued arguing").split()
+    want = EnglishStemmer().stemWords(words)
+    text_module._STEMS.clear()  # stem them afresh, not from the memo
+    assert stems(words) == want
+    assert type(text_module._stemmer()).__module__ == "Stemmer"
+    got: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: got.append(text_module._stemmer().stemWords(words)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want] * 4

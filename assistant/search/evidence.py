@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_left
+from collections.abc import Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -267,11 +269,27 @@ def answer_features(found: Candidates) -> np.ndarray:
     return rows
 
 
-def _missing(names: frozenset[str], tokens: set[str]) -> int:
+def _missing(names: frozenset[str], tokens: Set[str]) -> int:
     """How many of the question's names a text lacks ("Russia" is in "Russian gas")."""
-    return sum(1 for name in names
-               if name not in tokens and not any(t.startswith(name) for t in tokens
-                                                 if len(name) >= 4 and len(t) <= len(name) + 3))
+    ordered: list[str] | None = None
+    gone = 0
+    for name in names:
+        if name in tokens:
+            continue
+        size = len(name)
+        if size >= 4:  # a longer form of it counts: "russian", not "russianness"
+            if ordered is None:
+                ordered = sorted(tokens)
+            i = bisect_left(ordered, name)  # the tokens it starts sort right after it
+            while i < len(ordered) and ordered[i].startswith(name):
+                if len(ordered[i]) <= size + 3:
+                    break
+                i += 1
+            else:
+                gone += 1
+            continue
+        gone += 1
+    return gone
 
 
 def expand_dependent(sentence: Sentence) -> Sentence:

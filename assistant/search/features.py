@@ -121,9 +121,15 @@ def _bare(token: str) -> str:
     return low[:-2] if low.endswith(("'s", "\u2019s")) else low
 
 
-def bare_tokens(text: str) -> set[str]:
+# Per text, memoised: the same sentences and titles come back question after question (the
+# archive's popular stories), and tokenising and stemming them was most of a search's features.
+_TEXT_MEMO = 16384
+
+
+@lru_cache(maxsize=_TEXT_MEMO)
+def bare_tokens(text: str) -> frozenset[str]:
     """The lower-cased tokens of a text, possessives dropped (for matching names)."""
-    return {_bare(t) for t in _TOKEN.findall(text)}
+    return frozenset(_bare(t) for t in _TOKEN.findall(text))
 
 
 _QUESTION_WORDS = frozenset("who whom whose when where why how which what is are was were do "
@@ -284,7 +290,12 @@ def density(sent_stems: list[str], matched: set[str]) -> float:
 
 def stem_set(text: str) -> list[str]:
     """Stems of a text's content words, in order."""
-    return stems(content_words(text))
+    return list(_stems_in_order(text))
+
+
+@lru_cache(maxsize=_TEXT_MEMO)
+def _stems_in_order(text: str) -> tuple[str, ...]:
+    return tuple(stems(content_words(text)))
 
 
 def day_number(published: str | None) -> int | None:

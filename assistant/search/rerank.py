@@ -4,6 +4,7 @@ query (their vectors are stored at ingest) and how much of the query its title c
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,13 @@ DEPTH = 50  # fused candidates the reranker re-orders (the rest keep their fused
 
 NAMES = ("fused", "fused_rank", "dense", "dense_rank", "bm25", "bm25_rank", "sent_max_cos",
          "sent_top2_cos", "coverage", "rarest_term", "title_coverage", "doc_chunks", "age_days")
+
+
+@lru_cache(maxsize=8192)
+def chunk_stems(text: str, section: str | None) -> frozenset[str]:
+    """The content stems of a chunk and its section (memoised: popular chunks come back query
+    after query, and stemming them was most of the features' cost)."""
+    return frozenset(stems(content_terms(f"{text} {section or ''}")))
 
 
 def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
@@ -40,9 +48,9 @@ def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
         spans, vecs = stored.get((h.doc_id, h.char_start, h.char_end), ([], None))
         cos = np.sort(vecs @ qvec)[::-1] if spans and vecs is not None else np.zeros(1)
         if h.title not in titles:
-            words = set(stems(content_terms(h.title or "")))
+            words = chunk_stems(h.title or "", None)
             titles[h.title] = sum(w for st, w in weights.items() if st in words) / total
-        words = set(stems(content_terms(f"{h.text} {h.section or ''}")))
+        words = chunk_stems(h.text, h.section)
         sc = h.scores
         rows[i] = (sc.get("fused", h.score), sc.get("fused_rank", h.rank), sc.get("dense", 0.0),
                    sc.get("dense_rank", 999), sc.get("bm25", 0.0), sc.get("bm25_rank", 999),
