@@ -466,9 +466,10 @@ def serve(
     settings = _settings(index)
     # X-Forwarded-For is honoured only from ASSISTANT_TRUSTED_PROXIES, by the app itself;
     # uvicorn's own handling would trust it from 127.0.0.1, letting any local client pick its IP.
+    log_config = _server_log_config(workers)
     if workers == 1:
         uvicorn.run(server_app(settings), host=host, port=port, log_level="info",
-                    proxy_headers=False)
+                    proxy_headers=False, log_config=log_config)
         return
     # Each worker process builds its app from the environment: hand it the index chosen here,
     # and one widget-token secret, or a token from one worker would be refused by the next.
@@ -478,7 +479,25 @@ def serve(
 
         os.environ["ASSISTANT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
     uvicorn.run("assistant.server:app", factory=True, workers=workers, host=host, port=port,
-                log_level="info", proxy_headers=False)
+                log_level="info", proxy_headers=False, log_config=log_config)
+
+
+def _server_log_config(workers: int) -> dict:
+    """Uvicorn's logging with the library's notes added: worker processes start with bare
+    logging and apply only this, so without it their notes (index reloads, warnings) are lost."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    fmt = "assistant: %(message)s" if workers == 1 else "assistant[%(process)d]: %(message)s"
+    config["formatters"]["assistant"] = {"format": fmt}
+    config["handlers"]["assistant"] = {"class": "logging.StreamHandler", "formatter": "assistant",
+                                       "stream": "ext://sys.stderr"}
+    level = logging.getLevelName(logging.getLogger("assistant").getEffectiveLevel())
+    config["loggers"]["assistant"] = {"handlers": ["assistant"], "level": level,
+                                      "propagate": False}
+    return config
 
 
 class _McpHelp(TyperCommand):

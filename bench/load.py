@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/load.py [--seconds 30] [--concurrency 4] [--ask-share 0.5]
         [--questions ../shared/eval/seeds-questions.jsonl] [--index INDEX] [--workers 1]
-        [--warmup 30] [--reads-only] [--json-only]
+        [--warmup 30] [--warmup-max 300] [--reads-only] [--json-only]
 
 Builds a fresh index of corpus/ in a temp dir (or copies the index given with --index, so the
 writes of phase 2 leave it as it was) and starts `assistant serve --workers N` on it as a
 subprocess.
-Warm-up: --warmup seconds of the phase-1 load, not measured, so every worker has its model warm
-and has read its keyword postings into memory (a server does so after ~10 s of keyword-search
-time, which a few requests never reach).
+Warm-up: --warmup seconds of the phase-1 load, not measured, then more of it until every worker
+has noted that it read its keyword postings into memory (a server does so once its keyword
+searches have cost as long as the read: about 10 s of them on a 36k-chunk archive, which a few
+requests never reach), for at most --warmup-max seconds; `warmup_s` in the JSON says how long.
 Phase 1: N clients send a mix of POST /v1/search and POST /v1/ask for --seconds.
 Phase 2: the same load while one writer POSTs new documents to /v1/documents one after another;
 afterwards a search for a phrase unique to an added document must find it (no restart).
@@ -233,6 +234,12 @@ def table(name: str, s: dict) -> str:
     return "\n".join(lines)
 
 
+def memory_reads(log: Path) -> int:
+    """How many server processes have read their keyword postings into memory (one note each,
+    a worker's marked with its process id)."""
+    return log.read_text().count("keyword search runs from memory")
+
+
 def main() -> None:
     """Build the index, start the server, run both phases and report."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -247,6 +254,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=30,
                     help="seconds of unmeasured concurrent reads first, so the server is in its "
                          "steady state (model warm, keyword postings read into memory)")
+    ap.add_argument("--warmup-max", type=float, default=300,
+                    help="go on warming up (5 s at a time) until every worker has read its "
+                         "keyword postings, for at most this many seconds in all")
     ap.add_argument("--reads-only", action="store_true", help="skip phase 2 (reads + writes)")
     ap.add_argument("--json-only", action="store_true", help="no table on stderr")
     args = ap.parse_args()
@@ -270,16 +280,18 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         proc = start_server(settings.index, port, log_file, args.workers)
         wait_ready(proc, url)
-        if args.warmup > 0:  # not measured; its failures count all the same
-            _, fail0 = asyncio.run(phase(url, args, questions, 0, write=False,
-                                         seconds=args.warmup))
-        else:
-            fail0 = []
+        fail0, warmed = [], 0.0
+        while warmed < args.warmup or (  # not measured; its failures count all the same
+                memory_reads(log) < args.workers and warmed < args.warmup_max):
+            step = args.warmup if warmed == 0 else 5.0
+            _, failed = asyncio.run(phase(url, args, questions, 0, write=False, seconds=step))
+            fail0 += failed
+            warmed += step
         reads, fail1 = asyncio.run(phase(url, args, questions, 1, write=False))
         mixed, fail2 = ({}, []) if args.reads_only else asyncio.run(
             phase(url, args, questions, 2, write=True))
         failures = fail0 + fail1 + fail2
-        memory = log.read_text().count("keyword search runs from memory")
+        memory = memory_reads(log)
         if not args.json_only:
             print(f"corpus: {docs} documents, {chunks} chunks; {args.concurrency} clients, "
                   f"ask share {args.ask_share}, {args.workers} server workers", file=sys.stderr)
@@ -294,6 +306,7 @@ def main() -> None:
         print(json.dumps({"corpus_documents": docs, "corpus_chunks": chunks,
                           "concurrency": args.concurrency, "ask_share": args.ask_share,
                           "workers": args.workers, "keyword_memory_reads": memory,
+                          "warmup_s": warmed,
                           "phase1": reads, "phase2": mixed, "failures": len(failures)}))
     finally:
         stop_server(proc)

@@ -10,6 +10,8 @@ alike; the FTS5 query stays the fallback for anything this one cannot score the 
 
 from __future__ import annotations
 
+from array import array
+
 import math
 import sqlite3
 import threading
@@ -67,10 +69,13 @@ class LexicalIndex:
                 f"SELECT term, doc, count(*), sum(CASE col {weight_sql} ELSE 0 END) "
                 "FROM temp.lexical_instances GROUP BY term, doc ORDER BY term, doc")
             terms: dict[str, int] = {}
-            starts: list[int] = []
-            docs: list[int] = []
-            counts: list[int] = []
-            freqs: list[float] = []
+            # Typed arrays, not lists: a list holds an object per posting (about 80 bytes each
+            # with the ints and floats), which at a few million postings peaked at 15x the
+            # arrays kept.
+            starts = array("q")
+            docs = array("q")
+            counts = array("q")
+            freqs = array("d")
             last = None
             for i, (term, doc, count, freq) in enumerate(cur):
                 if term != last:
@@ -83,13 +88,16 @@ class LexicalIndex:
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.lexical_instances")
         n = len(docs)
-        indptr = np.array([*starts, n], dtype=np.int64)
-        doc_arr = np.array(docs, dtype=np.int64)
-        rows = np.searchsorted(rowids, doc_arr).astype(np.int32)
+        starts.append(n)
+        indptr = np.frombuffer(starts, dtype=np.int64).copy()
+        rows = np.searchsorted(rowids, np.frombuffer(docs, dtype=np.int64)).astype(np.int32)
+        del docs
         # A row's length is the count of its token instances over all columns, as FTS5's docsize.
-        lengths = np.bincount(rows, weights=np.array(counts, dtype=np.float64),
+        lengths = np.bincount(rows, weights=np.frombuffer(counts, dtype=np.int64),
                               minlength=len(rowids))
-        return cls(rowids, lengths, terms, indptr, rows, np.array(freqs, dtype=np.float32))
+        del counts
+        return cls(rowids, lengths, terms, indptr, rows,
+                   np.frombuffer(freqs, dtype=np.float64).astype(np.float32))
 
     def tokens(self, word: str) -> tuple[str, ...]:
         """The FTS5 tokens of a query word (stemmed by the same tokenizer), memoised."""
