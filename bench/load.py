@@ -283,10 +283,14 @@ def main() -> None:
         fail0, warmed = [], 0.0
         while warmed < args.warmup or (  # not measured; its failures count all the same
                 memory_reads(log) < args.workers and warmed < args.warmup_max):
-            step = args.warmup if warmed == 0 else 5.0
+            step = args.warmup if warmed == 0 and args.warmup > 0 else 5.0
             _, failed = asyncio.run(phase(url, args, questions, 0, write=False, seconds=step))
             fail0 += failed
             warmed += step
+        if memory_reads(log) < args.workers and not args.json_only:
+            print(f"note: after {warmed:.0f} s of warm-up not every worker reads its keyword "
+                  "postings from memory (ASSISTANT_BM25_MEMORY_CHUNKS, --warmup-max)",
+                  file=sys.stderr)
         reads, fail1 = asyncio.run(phase(url, args, questions, 1, write=False))
         mixed, fail2 = ({}, []) if args.reads_only else asyncio.run(
             phase(url, args, questions, 2, write=True))

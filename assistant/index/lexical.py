@@ -10,11 +10,10 @@ alike; the FTS5 query stays the fallback for anything this one cannot score the 
 
 from __future__ import annotations
 
-from array import array
-
 import math
 import sqlite3
 import threading
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
