@@ -1,7 +1,7 @@
 """Keyword search (BM25) two ways on one built index, side by side: FTS5's bm25() and the same
 scores from postings held in memory (`assistant/index/lexical.py`).
 
-    .venv/bin/python bench/keyword.py --index INDEX --questions QUESTIONS.jsonl [--limit 300]
+    .venv/bin/python bench/keyword_search.py --index INDEX --questions QUESTIONS.jsonl [--limit 300]
 
 Each question is searched as the retriever searches it (its common words left out, 100 hits),
 both ways, three rounds, alternating; prints one JSON line: the postings' read time and memory,
