@@ -183,7 +183,6 @@ def side_txtai(plan: dict[str, Any]) -> dict[str, Any]:
 
     rankings = {qid: ids(embeddings.search(text, K)) for qid, text in plan["judged"].items()}
     return {"model_load_s": round(load_s, 2), "build_s": round(build_s, 2),
-            "postings_read_s": round(postings_s, 2) if in_memory else None,
             "index_s": round(index_s, 2), "documents": embeddings.count(),
             "version": version("txtai"), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), **latency,
