@@ -12,6 +12,7 @@ import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -261,7 +262,13 @@ def test_widget_on_another_origin_streams_cited_answers_and_survives_reload(page
     mark = w["context"].locator("mark")
     sync_api.expect(mark).to_have_text(re.compile(r"^Ramaphosa convinced Putin to skip"))
     # The quote is shown in its context, fetched from GET /v1/documents with the token.
+    # The quote shows at once (it ends with this sentence) and its context follows when the
+    # document arrives: wait for the context, not only for the quote.
     sync_api.expect(w["context"]).to_contain_text("to decide whether to arrest him.")
+    deadline = time.monotonic() + 20
+    while (len(w["context"].inner_text()) <= len(mark.inner_text()) + 40
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
     assert len(w["context"].inner_text()) > len(mark.inner_text()) + 40
     page.screenshot(path=ARTIFACTS / "widget-source-desktop.png")
 
