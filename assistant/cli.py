@@ -39,6 +39,9 @@ PublisherOpt = Annotated[list[str] | None, typer.Option(help="Only this publishe
 SinceOpt = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 F = TypeVar("F", bound=Callable[..., Any])
+# The library's notes on stderr; a worker process of `serve --workers N` marks its own.
+LOG_FORMAT = "assistant: %(message)s"
+WORKER_LOG_FORMAT = "assistant[%(process)d]: %(message)s"
 # What the library calls an input, as this command line names it.
 FLAGS = {"since": "--since", "until": "--until", "k": "-k", "mode": "--mode", "url": "--url"}
 
@@ -490,7 +493,7 @@ def _server_log_config(workers: int) -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    fmt = "assistant: %(message)s" if workers == 1 else "assistant[%(process)d]: %(message)s"
+    fmt = LOG_FORMAT if workers == 1 else WORKER_LOG_FORMAT
     config["formatters"]["assistant"] = {"format": fmt}
     config["handlers"]["assistant"] = {"class": "logging.StreamHandler", "formatter": "assistant",
                                        "stream": "ext://sys.stderr"}
@@ -670,7 +673,7 @@ def main() -> None:
     """Console-script entry point."""
     # The library's notes (a one-time model build, an index reload) go to stderr as plain lines.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("assistant: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logger = logging.getLogger("assistant")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if {"-q", "--quiet"} & set(sys.argv[1:]) else logging.INFO)

@@ -3,6 +3,8 @@ imports it from its own virtual environment)."""
 
 from __future__ import annotations
 
+import resource
+
 
 def percentile(values: list[float], q: float) -> float | None:
     """The q-th percentile by nearest rank; None for no values."""
@@ -10,3 +12,8 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (ru_maxrss is KiB on Linux)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -56,7 +55,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import percentile  # bench/ is on sys.path as the script's folder
+from _common import peak_rss_mb, percentile  # bench/ is on sys.path as the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 TXTAI_VENV = ROOT / "bench" / ".txtai-venv"
@@ -77,11 +76,6 @@ TXTAI_CONFIG: dict[str, Any] = {
 def log(msg: str) -> None:
     """A progress line on stderr."""
     print(f"[compare {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB (ru_maxrss is KiB on Linux)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def time_queries(search: Callable[[str], object], warmup: list[str], timed: list[str]

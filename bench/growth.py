@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import percentile  # noqa: E402
+from _common import peak_rss_mb, percentile  # noqa: E402
 
 ARCHIVE = REPO.parent / "shared" / "eval" / "realtimeqa-2023q1"
 # Chunks per article of the 2023 archive at the default chunk settings (35,982 / 2,388): how
@@ -66,10 +66,8 @@ class StandIn:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def write_corpus(articles: Path, chunks: int, out: Path) -> int:
-    """JSONL of about `chunks` chunks' worth of articles; how many articles it holds."""
-    source = [json.loads(line) for line in articles.read_text(encoding="utf-8").splitlines()
-              if line.strip()]
+def write_corpus(source: list[dict], chunks: int, out: Path) -> int:
+    """JSONL of about `chunks` chunks' worth of the articles; how many articles it holds."""
     want = max(1, round(chunks / CHUNKS_PER_ARTICLE))
     rng = random.Random(0)
     with out.open("w", encoding="utf-8") as f:
@@ -84,14 +82,6 @@ def write_corpus(articles: Path, chunks: int, out: Path) -> int:
                 record["title"] = f"{record.get('title') or ''} ({copy})".strip()
             f.write(json.dumps(record) + "\n")
     return want
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 def disk_mb(folder: Path) -> float:
@@ -118,26 +108,15 @@ def child_ingest(corpus: Path, index: Path, real: bool) -> dict:
 
 
 def child_query(index: Path, questions: Path, n: int) -> dict:
-    """Search and ask each question once, one at a time."""
-    from assistant.config import load_settings
-    from assistant.service import Service
+    """Search and ask each question once, one at a time, as bench/ask.py does."""
+    from ask import steady_service, time_questions
 
     asked = [json.loads(line)["question"] for line in
              questions.read_text(encoding="utf-8").splitlines() if line.strip()][:n]
-    service = Service(load_settings(index=index), cache=False).load()
+    service, memory = steady_service(index)
     with service.index.lease(service.model()) as gen:
-        memory = bool(gen.reader.store.read_postings())
         kind = gen.reader.vectors.kind
-    for q in asked[:5]:
-        service.ask(q)
-    search, ask = [], []
-    for q in asked:
-        t = time.perf_counter()
-        service.search(q)
-        search.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        service.ask(q)
-        ask.append((time.perf_counter() - t) * 1000)
+    search, ask, _ = time_questions(service, asked)
     service.close()
 
     def ms(values: list[float], q: float) -> float:
@@ -193,12 +172,14 @@ def main() -> None:
     for path in (args.articles, args.questions):
         if not path.is_file():
             raise SystemExit(f"{path} not found: pass --articles/--questions")
+    articles = [json.loads(line) for line in args.articles.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
     tmp = Path(tempfile.mkdtemp(prefix="assistant-growth-"))
     rows, per_chunk = [], None
     try:
         for size in sizes:
             corpus = tmp / f"corpus-{size}.jsonl"
-            write_corpus(args.articles, size, corpus)
+            write_corpus(articles, size, corpus)
             index = tmp / f"index-{size}"
             if per_chunk is None:  # the smallest size: the real model, end to end
                 real = run_child("--child", "ingest-real", "--corpus", str(corpus),

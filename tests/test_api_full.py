@@ -396,11 +396,10 @@ def test_several_workers_serve_one_index_and_honour_each_others_tokens(index_dir
             time.sleep(0.5)
         assert srv.log_text().count("Started server process") == 2, srv.log_text()
         # Each worker's own notes reach the log, marked with its process id.
-        while (len(re.findall(r"assistant\[\d+\]: index generation \d+ loaded", srv.log_text()))
-               < 2 and time.monotonic() < deadline):
+        loaded = re.compile(r"assistant\[(\d+)\]: index generation \d+ loaded")
+        while len(set(loaded.findall(srv.log_text()))) < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
-        loaded = re.findall(r"assistant\[(\d+)\]: index generation \d+ loaded", srv.log_text())
-        assert len(set(loaded)) == 2, srv.log_text()
+        assert len(set(loaded.findall(srv.log_text()))) == 2, srv.log_text()
         statuses = []
         for _ in range(20):  # a fresh connection each time: requests land on either process
             with httpx.Client(base_url=srv.url, timeout=60) as fresh:

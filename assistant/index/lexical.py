@@ -88,7 +88,7 @@ class LexicalIndex:
             conn.execute("DROP TABLE IF EXISTS temp.lexical_instances")
         n = len(docs)
         starts.append(n)
-        indptr = np.frombuffer(starts, dtype=np.int64).copy()
+        indptr = np.frombuffer(starts, dtype=np.int64)
         rows = np.searchsorted(rowids, np.frombuffer(docs, dtype=np.int64)).astype(np.int32)
         del docs
         # A row's length is the count of its token instances over all columns, as FTS5's docsize.
