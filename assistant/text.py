@@ -205,6 +205,16 @@ def content_terms(text: str) -> list[str]:
             if t not in STOPWORDS and t not in QUESTION_FILLER and len(t) > 1]
 
 
+_SKIP = STOPWORDS | QUESTION_FILLER
+
+
+def content_stems(text: str) -> set[str]:
+    """The distinct stems of a text's content words: `set(stems(content_terms(text)))`, with
+    each word stemmed once however often it occurs."""
+    return set(stems([t for t in set(_TOKEN.findall(text.lower()))
+                      if len(t) > 1 and t not in _SKIP]))
+
+
 _local = threading.local()
 
 

@@ -125,3 +125,31 @@ def test_headline_less_document_shows_its_first_words_as_title(seeds_index, embe
     answer = Service(seeds_index, embedder=embedder).ask(
         "What were the Western sanctions against Russia intended to do?")
     assert answer.citations and all(c.title for c in answer.citations)
+
+
+def test_sentences_of_many_ranges_match_one_range_at_a_time(seeds_index, monkeypatch):
+    """The batched read (one statement per batch of ranges) gives each range exactly what a
+    read of that range alone gives: its sentences in order, and their vectors."""
+    import numpy as np
+
+    from assistant.index import store as store_module
+
+    store = IndexReader(seeds_index.index).store
+    with store._reading() as conn:
+        rows = conn.execute("SELECT doc_id, char_start, char_end FROM chunks").fetchall()
+    # Whole documents, chunks, a range inside one sentence, a repeat and an unknown document.
+    ranges = [tuple(r) for r in rows] + [(rows[0][0], 0, 10**9), (rows[0][0], 1, 2),
+                                         tuple(rows[0]), ("no-such-doc", 0, 100)]
+    monkeypatch.setattr(store_module, "SENTENCE_RANGES_PER_QUERY", 3)  # several batches
+    together = store.sentences(ranges)
+    assert set(together) == set(ranges)
+    for key in ranges:
+        alone = store.sentences([key])[key]
+        spans, vecs = together[key]
+        assert spans == alone[0] == sorted(spans)
+        assert np.array_equal(vecs, alone[1])
+        assert all(key[1] <= s and e <= key[2] for s, e in spans)
+    assert together[("no-such-doc", 0, 100)][0] == []
+    assert together[(rows[0][0], 1, 2)][0] == []
+    whole = together[(rows[0][0], 0, 10**9)]
+    assert len(whole[0]) > 1 and np.allclose(np.linalg.norm(whole[1], axis=1), 1.0, atol=1e-5)

@@ -30,11 +30,10 @@ from assistant.text import (
     LONG_WORD_CHARS,
     MAX_SENTENCE_WORDS,
     blocks,
-    content_terms,
+    content_stems,
     fallback_title,
     sentence_spans,
     sentence_text,
-    stems,
 )
 
 log = logging.getLogger("assistant")
@@ -152,7 +151,7 @@ class EvidenceFinder:
         weights = self.retriever.query_weights(question)
         total = sum(weights.values())
         for s, c in zip(sents, cos, strict=True):
-            words = set(stems(content_terms(s.text + " " + (s.section or ""))))
+            words = content_stems(s.text + " " + (s.section or ""))
             s.cos = float(c)
             s.coverage = sum(w for st, w in weights.items() if st in words) / total if total else 0.0
             s.score = self.weight_dense * s.cos + (1 - self.weight_dense) * s.coverage
