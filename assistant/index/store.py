@@ -517,17 +517,17 @@ class Store(DocumentReads):
             for lo in range(0, len(keys), SENTENCE_RANGES_PER_QUERY):
                 part = keys[lo : lo + SENTENCE_RANGES_PER_QUERY]
                 sql = " UNION ALL ".join(
-                    f"SELECT * FROM (SELECT {lo + i}, char_start, char_end, scale, vector FROM "
-                    "sentences WHERE doc_id = ? AND char_start >= ? AND char_end <= ? "
-                    "ORDER BY char_start)" for i in range(len(part)))
+                    f"SELECT {lo + i}, char_start, char_end, scale, vector FROM sentences "
+                    "WHERE doc_id = ? AND char_start >= ? AND char_end <= ?"
+                    for i in range(len(part)))
                 try:
                     rows = conn.execute(sql, [v for key in part for v in key]).fetchall()
                 except sqlite3.OperationalError:  # a store older than the sentences table
                     rows = []
                 for n, start, end, scale, vector in rows:
                     found.setdefault(n, []).append((start, end, scale, vector))
-        for mine in found.values():  # a compound SELECT promises no order of its own
-            mine.sort()
+        for mine in found.values():  # in document order (char_start is unique in a document)
+            mine.sort(key=lambda r: r[0])
         got = [r for n in range(len(keys)) for r in found.get(n, [])]
         vecs = dequantize([r[2] for r in got], [r[3] for r in got])
         out: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]] = {}

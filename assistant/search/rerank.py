@@ -32,7 +32,7 @@ def chunk_stems(text: str, section: str | None) -> frozenset[str]:
 def title_stems(title: str) -> frozenset[str]:
     """The content stems of a title, memoised apart from the chunks': in one cache, a corpus
     whose documents each have a title of their own pushed the chunks out of it."""
-    return chunk_stems.__wrapped__(title, None)
+    return frozenset(content_stems(title))
 
 
 def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
