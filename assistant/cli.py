@@ -548,6 +548,10 @@ def evaluate(
     check: Annotated[bool, typer.Option(
         "--check", help="Exit 1 when the seeds (or RealTimeQA) results fall below CI's bar.")
     ] = False,
+    as_of_date: Annotated[bool, typer.Option(
+        "--as-of-date", help="RealTimeQA: ask each question as of its quiz's date (stories "
+                             "published later filtered out, as the archive stood that day).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure answers and claim checks (seeds), retrieval and claim verification (SciFact)."""
@@ -597,6 +601,7 @@ def evaluate(
         news = Service(_eval_settings(root, "realtimeqa" if not limit else f"realtimeqa_{limit}"),
                        seeds_service.model())
         results["realtimeqa"] = run_realtimeqa(data / "realtimeqa-2023q1", news, limit=limit,
+                                               as_of_date=as_of_date,
                                                progress=sys.stderr.isatty())
     failures = seeds_gate_failures(results["seeds"]) if "seeds" in results else []
     if "seeds_claims" in results:
@@ -655,7 +660,8 @@ def _print_eval(results: dict[str, Any]) -> None:
     if "realtimeqa" in results:
         r = results["realtimeqa"]
         typer.echo(f"RealTimeQA answers ({r['questions']} questions with the answer in the "
-                   f"archive, {r['documents']} articles, {r['chunks']} chunks)")
+                   f"archive, {r['documents']} articles, {r['chunks']} chunks"
+                   + (", each asked as of its quiz's date)" if r.get("as_of_date") else ")"))
         for key in ("chunk@3", "quote@1", "quote@3", "abstained", "answered_precision",
                     "abstained_chunk_had_it", "answered_missed_chunk_had_it", "verbatim_rate",
                     "ask_p50_ms", "ask_p90_ms"):

@@ -14,6 +14,7 @@ from typing import Any
 
 from assistant.claims import STANCE_MIN, held_out
 from assistant.errors import ConfigError
+from assistant.models import Filters
 from assistant.service import Service
 
 # Chunks each retriever contributes (and hits kept) in retrieval runs: enough that 100 distinct
@@ -458,12 +459,14 @@ def slice_articles(afile: Path, questions: list[dict[str, Any]], out: Path) -> P
 
 
 def run_realtimeqa(folder: Path, service: Service, *, limit: int | None = None,
-                   progress: bool = False) -> dict[str, Any]:
+                   as_of_date: bool = False, progress: bool = False) -> dict[str, Any]:
     """Ask every question whose answer is in the archive; answer-in-quote@1/@3 and the rest.
 
     A quote is right when it contains the answer string (case-, space- and quote-folded). With
     `limit`, only the first `limit` questions are asked, over the articles published from two
-    weeks before the first of them to a week after the last.
+    weeks before the first of them to a week after the last. With `as_of_date`, each question
+    is asked as a reader would have asked it on its quiz's date: stories published after that
+    day are filtered out (`until`), since the archive of that day did not hold them.
     """
     questions, afile = load_realtimeqa(folder, limit=limit)
     if limit:
@@ -477,9 +480,10 @@ def run_realtimeqa(folder: Path, service: Service, *, limit: int | None = None,
     quotes_total = quotes_verbatim = 0
     for q in questions:
         want = fold_answer(q["answer"])
-        hits = service.search(q["question"], k=3)
+        filters = Filters.create(until=q["date"][:10]) if as_of_date else None
+        hits = service.search(q["question"], k=3, filters=filters)
         t = time.perf_counter()
-        ans = service.ask(q["question"])
+        ans = service.ask(q["question"], filters=filters)
         times.append((time.perf_counter() - t) * 1000)
         for x in [*ans.quotes, *ans.related]:
             quotes_total += 1
@@ -495,6 +499,7 @@ def run_realtimeqa(folder: Path, service: Service, *, limit: int | None = None,
     times.sort()
     return {
         "questions": n, "documents": counts.get("documents", 0), "chunks": counts.get("chunks", 0),
+        "as_of_date": as_of_date,
         "chunk@3": _share(sum(r["chunk3"] for r in rows), n),
         "quote@1": _share(sum(r["q1"] for r in rows), n),
         "quote@3": _share(sum(r["q3"] for r in rows), n),

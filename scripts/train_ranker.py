@@ -53,6 +53,7 @@ from assistant.embedding import load_embedder
 from assistant.eval import fold_answer
 from assistant.index import IndexReader
 from assistant.ingest import ingest
+from assistant.models import Filters
 from assistant.search import (
     NAMES,
     EvidenceFinder,
@@ -127,7 +128,9 @@ def collect(args: argparse.Namespace) -> list[Query]:
     fold_of = {w: i % args.folds for i, w in enumerate(weeks)}
     for q in questions:
         group = fold_of[q["id"].split("_")[0]]
-        found = candidates(news, q["question"])
+        # --as-of-date: as a reader asked it on the quiz's date, when no later story existed.
+        found = news.candidates(q["question"], filters=Filters.create(until=q["date"][:10])
+                                if args.as_of_date else None)
         sents = found.sentences
         if q["answer_in_corpus"]:
             pat = phrase(q["answer"])
@@ -208,6 +211,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=Path, default=REPO.parent / "shared" / "seeds")
     ap.add_argument("--work", type=Path, default=Path("/tmp/assistant-train"))
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--as-of-date", action="store_true",
+                    help="collect each news question's candidates as of its quiz's date "
+                         "(stories published later filtered out)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="keep the collected candidates in this pickle (and reuse them)")
     ap.add_argument("--precision", type=float, default=0.55,

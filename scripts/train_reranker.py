@@ -33,6 +33,7 @@ from assistant.embedding import load_embedder
 from assistant.eval import fold_answer, load_beir, ndcg_at
 from assistant.index import IndexReader
 from assistant.ingest import ingest
+from assistant.models import Filters
 from assistant.search import Retriever
 from assistant.search.rerank import DEFAULT_PATH, DEPTH, NAMES, chunk_features
 
@@ -52,9 +53,10 @@ def retriever(root: Path, source: Path, embedder) -> Retriever:
     return Retriever(IndexReader(root), embedder, settings)
 
 
-def rows_for(r: Retriever, query: str) -> tuple[list, np.ndarray]:
+def rows_for(r: Retriever, query: str, filters: Filters | None = None
+             ) -> tuple[list, np.ndarray]:
     qvec = r.embedder.embed([query])[0]
-    hits = r.search(query, k=DEPTH, query_vector=qvec)
+    hits = r.search(query, k=DEPTH, query_vector=qvec, filters=filters)
     stored = r.reader.store.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
     return hits, chunk_features(hits, qvec, stored, r.query_weights(query))
 
@@ -70,6 +72,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
     ap.add_argument("--work", type=Path, default=Path("/tmp/assistant-train"))
+    ap.add_argument("--as-of-date", action="store_true",
+                    help="search for each news question as of its quiz's date (stories "
+                         "published later filtered out)")
     args = ap.parse_args()
     import lightgbm
 
@@ -90,7 +95,9 @@ def main() -> None:
     for q in questions:
         if not q["answer_in_corpus"]:
             continue
-        hits, rows = rows_for(news, q["question"])
+        # --as-of-date: as a reader asked it on the quiz's date, when no later story existed.
+        hits, rows = rows_for(news, q["question"], Filters.create(until=q["date"][:10])
+                              if args.as_of_date else None)
         want = fold_answer(q["answer"])
         queries.append({"set": "realtimeqa", "fold": weeks.index(q["id"].split("_")[0]) % FOLDS,
                         "rows": rows, "docs": [h.doc_id for h in hits], "relevant": None,
@@ -125,7 +132,7 @@ def main() -> None:
     final.save_model(str(DEFAULT_PATH))
     DEFAULT_PATH.with_suffix(".json").write_text(json.dumps(
         {"features": list(NAMES), "params": PARAMS, "rounds": ROUNDS, "depth": DEPTH,
-         "cross_validated": report}, indent=2) + "\n")
+         "as_of_date": args.as_of_date, "cross_validated": report}, indent=2) + "\n")
     print(f"wrote {DEFAULT_PATH} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

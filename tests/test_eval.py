@@ -50,10 +50,16 @@ def test_eval_command_on_a_tiny_beir_set(tmp_path):
     assert missing.returncode == 2 and "queries-train.jsonl" in missing.stderr
 
 
-@pytest.mark.slow
-def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
+def write_archive(tmp_path, articles: list[dict], questions: list[dict]) -> None:
+    """A RealTimeQA-format folder under tmp_path."""
     data = tmp_path / "realtimeqa-2023q1"
     data.mkdir()
+    (data / "articles.jsonl").write_text("\n".join(json.dumps(a) for a in articles))
+    (data / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+
+
+@pytest.mark.slow
+def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
     articles = [
         {"id": "a1", "title": "Storm floods the coast", "published": "2023-01-04",
          "url": "https://news.example/a1", "text": "A winter storm flooded the coast of Brevania "
@@ -65,7 +71,6 @@ def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
         {"id": "old", "title": "An old story", "published": "2019-06-01",
          "url": "https://news.example/old", "text": "Nothing in this old story answers anything."},
     ]
-    (data / "articles.jsonl").write_text("\n".join(json.dumps(a) for a in articles))
     questions = [
         {"id": "20230106_0", "question": "How many people did the coast guard rescue after the "
          "storm in Brevania?", "answer": "41", "date": "2023-01-05", "answer_in_corpus": True},
@@ -74,7 +79,7 @@ def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
         {"id": "20230106_2", "question": "Who won the chess final?", "answer": "Nobody",
          "date": "2023-01-05", "answer_in_corpus": False},
     ]
-    (data / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+    write_archive(tmp_path, articles, questions)
     out = run_cli("eval", "realtimeqa", "--data", str(tmp_path), "--index", str(tmp_path / "i"),
                   "--limit", "2", "--json")
     assert out.returncode == 0, out.stderr
@@ -87,3 +92,37 @@ def test_eval_realtimeqa_on_a_tiny_archive(tmp_path):
     human = run_cli("eval", "realtimeqa", "--data", str(tmp_path), "--index", str(tmp_path / "i"),
                     "--limit", "2")
     assert human.returncode == 0 and "quote@3" in human.stdout and "RealTimeQA" in human.stdout
+
+
+@pytest.mark.slow
+def test_eval_realtimeqa_as_of_the_quiz_date_leaves_out_later_stories(tmp_path):
+    articles = [
+        {"id": "a1", "title": "Storm floods the coast", "published": "2023-01-04",
+         "url": "https://news.example/a1", "text": "A winter storm flooded the coast of Brevania "
+         "this week. Officials said 41 people were rescued from the water by the coast guard."},
+        {"id": "later", "title": "Bridge reopens", "published": "2023-01-09",
+         "url": "https://news.example/later", "text": "The Tallis Bridge over the river Orm "
+         "reopened on Monday after two years of repairs, the city council said."},
+    ]
+    questions = [
+        {"id": "20230106_0", "question": "How many people did the coast guard rescue after the "
+         "storm in Brevania?", "answer": "41", "date": "2023-01-05", "answer_in_corpus": True},
+        # Its only story was published four days after the quiz.
+        {"id": "20230106_1", "question": "Which bridge over the river Orm reopened after "
+         "repairs?", "answer": "Tallis Bridge", "date": "2023-01-05", "answer_in_corpus": True},
+    ]
+    write_archive(tmp_path, articles, questions)
+    runs = {}
+    for flag in ([], ["--as-of-date"]):
+        out = run_cli("eval", "realtimeqa", "--data", str(tmp_path), "--index",
+                      str(tmp_path / "i"), "--limit", "2", "--json", *flag)
+        assert out.returncode == 0, out.stderr
+        runs[bool(flag)] = json.loads(out.stdout)["realtimeqa"]
+    for dated, r in runs.items():
+        assert r["as_of_date"] is dated and r["documents"] == 2 and r["verbatim_rate"] == 1.0
+        rows = {row["id"]: row for row in r["rows"]}
+        assert rows["20230106_0"]["chunk3"]
+        # As of the quiz's date the later story cannot be found, nor quoted.
+        assert rows["20230106_1"]["chunk3"] is not dated
+        if dated:
+            assert not rows["20230106_1"]["q3"]

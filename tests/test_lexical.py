@@ -215,3 +215,28 @@ def test_read_postings_now_reads_them_once(tmp_path: Path, caplog):
         small = Store(path, readonly=True, lexical_max_chunks=limit)
         assert small.read_postings() is False and small._lexical is None
         small.close()
+
+
+def test_a_live_generation_keeps_the_chunks_its_recent_filters_allow(live: Store, monkeypatch):
+    monkeypatch.setattr(store_module, "FILTERS_KEPT", 2)
+    conn = sqlite3.connect(f"file:{live.path}?mode=ro&immutable=1", uri=True)
+
+    def by_join(where: str, params: tuple) -> set[int]:
+        return {r[0] for r in conn.execute(
+            "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+            f"WHERE {where}", params)}
+
+    cases = [
+        (Filters(until="2023-01-03"), "d.published <= ?", ("2023-01-03",)),
+        (Filters(publishers=["herald"]), "d.publisher = ?", ("Herald",)),
+        (Filters(sources=["news/"], since="2023-01-05"), "d.published >= ?", ("2023-01-05",)),
+        (Filters(publishers=["Nobody"]), "0", ()),
+    ]
+    for filters, where, params in cases:
+        first = live.chunk_ids(filters)
+        assert set(first) == by_join(where, params) and len(set(first)) == len(first)
+        assert live.chunk_ids(filters) is first  # kept: the same answer, not read again
+    assert len(live._allowed) == 2  # only the most recent FILTERS_KEPT
+    again = live.chunk_ids(cases[0][0])  # dropped: read again, the same ids
+    assert set(again) == by_join(*cases[0][1:]) and len(live._allowed) == 2
+    conn.close()

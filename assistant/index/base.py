@@ -8,7 +8,7 @@ chunks, text rank, words, sentences, fact-checks) and a `VectorSearch` (chunk ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class DocumentStore(Protocol):
     def has_chunk_words(self) -> bool: ...
     def word_df(self, word: str) -> int: ...
     def words_like(self, word: str, spread: int) -> dict[str, int]: ...
-    def chunk_ids(self, filters: Filters) -> list[int]: ...
+    def chunk_ids(self, filters: Filters) -> Sequence[int]: ...
 
     def bm25(self, query: str, limit: int, filters: Filters | None = None, *,
              common: set[str] | frozenset[str] = frozenset()) -> list[tuple[int, float]]:
@@ -72,7 +72,7 @@ class VectorSearch(Protocol):
     def remove(self, ids: list[int]) -> int: ...
     def reconstruct(self, chunk_id: int) -> np.ndarray: ...
 
-    def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None
+    def search(self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
                ) -> list[tuple[int, float]]:
         """The k nearest chunk ids with cosine scores, optionally only among `allowed` ids."""
         ...

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -409,7 +409,7 @@ class PgVectors:
         vec = row["embedding"]
         return np.asarray(vec.to_numpy() if hasattr(vec, "to_numpy") else vec, dtype=np.float32)
 
-    def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None
+    def search(self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
                ) -> list[tuple[int, float]]:
         """The k nearest chunk ids with cosine scores (vectors are unit length), optionally
         only among `allowed` ids: those are scored exactly, not through the HNSW graph, which

@@ -10,7 +10,8 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from queue import Queue
@@ -206,12 +207,14 @@ class DocumentReads:
             (first, first + "\U0010ffff", len(word) - spread, len(word) + spread))
         return {r["word"]: int(r["df"]) for r in rows}
 
-    def chunk_ids(self, filters: Filters) -> list[int]:
+    def chunk_ids(self, filters: Filters) -> Sequence[int]:
         """Ids of all chunks whose document passes the filters."""
         where_sql, params = filter_sql(filters, dialect=self.DIALECT)
+        # The documents first, then their chunks by index: a join driven by the chunks looked
+        # every chunk's document up (twice as slow on a news archive, 36k chunks).
         return [int(r["chunk_id"]) for r in self._q(
-            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-            f"WHERE {where_sql}", params)]
+            f"SELECT c.chunk_id FROM chunks c WHERE c.doc_id IN "
+            f"(SELECT d.doc_id FROM documents d WHERE {where_sql})", params)]
 
 
 # A live generation's postings are read into memory once its keyword searches have spent as long
@@ -221,6 +224,10 @@ class DocumentReads:
 LEXICAL_READ_SECONDS_PER_CHUNK = 275e-6
 # Most chunks whose postings are held in memory (~0.7 KB a chunk of 160 words); above it, FTS5.
 LEXICAL_MAX_CHUNKS = 500_000
+
+# Filters whose allowed chunk ids a live generation keeps (it never changes, and a reader's
+# filters repeat: a date range, a publisher).
+FILTERS_KEPT = 32
 
 # Sentence ranges read by one statement (SQLite allows 500 terms in a compound SELECT).
 SENTENCE_RANGES_PER_QUERY = 100
@@ -250,6 +257,7 @@ class Store(DocumentReads):
         # and deleted it, so requests in flight finish on the generation they started with.
         self._lock = threading.RLock()
         self._has_chunk_words: bool | None = None
+        self._allowed: OrderedDict[tuple[object, ...], tuple[int, ...]] = OrderedDict()
         self._conn: sqlite3.Connection | None = self._open()
         # A live generation is read by many request threads at once: each read borrows one of
         # a few connections (all opened now, for the reason above) instead of queueing on one.
@@ -551,6 +559,24 @@ class Store(DocumentReads):
             for eh, cid in rows:
                 out.setdefault(eh, cid)
         return out
+
+    def chunk_ids(self, filters: Filters) -> Sequence[int]:
+        """Ids of all chunks whose document passes the filters; a live generation keeps the
+        last FILTERS_KEPT answers (the read costs tens of ms on a news archive, every search)."""
+        if not self.readonly:
+            return super().chunk_ids(filters)
+        # Filters built by hand may hold lists: the key is made of tuples.
+        key = (tuple(filters.publishers), tuple(filters.sources), filters.since, filters.until)
+        with self._lock:
+            if (kept := self._allowed.get(key)) is not None:
+                self._allowed.move_to_end(key)
+                return kept
+        ids = tuple(super().chunk_ids(filters))
+        with self._lock:
+            self._allowed[key] = ids
+            while len(self._allowed) > FILTERS_KEPT:
+                self._allowed.popitem(last=False)
+        return ids
 
     def counts(self) -> dict[str, int]:
         """Numbers of documents and chunks."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ class VectorIndex:
         """The stored vector of one chunk id."""
         return self._index.reconstruct(int(chunk_id))
 
-    def search(self, query: np.ndarray, k: int, allowed: list[int] | None = None
+    def search(self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
                ) -> list[tuple[int, float]]:
         """The k nearest chunk ids with cosine scores, optionally only among `allowed` ids."""
         faiss = _faiss()
