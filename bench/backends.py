@@ -1,8 +1,10 @@
 """The two index backends side by side, in one run on this machine.
 
-    .venv/bin/python bench/backends.py [--docs 300] [--vectors 100000] [--ray ADDRESS]
+    .venv/bin/python bench/backends.py [--docs 300 | --chunks 100000] [--vectors 100000]
+        [--ray ADDRESS] [--ingest local,ray1,ray2,postgres]
 
-1. Ingest throughput on the same news articles (the first --docs of the 2023 archive): the
+1. Ingest throughput on the same news articles (the first --docs of the 2023 archive, or about
+   --chunks chunks' worth of it, the archive again and again as bench/growth.py writes it): the
    embedded index embedding locally, the same embedding on Ray with 1 and 2 workers (a local
    two-node cluster is started unless --ray names one), and PostgreSQL + pgvector as the store.
 2. Vector search over --vectors chunk vectors (the ingested chunks' real vectors, extended with
@@ -13,7 +15,8 @@
    (`pg_total_relation_size` of its tables, split by what they hold), after the same ingest.
 4. Answers on the seed sets: every seeds question asked of both stores; the quotes must match.
 
-PostgreSQL comes from pgserver (started in a temporary folder). Prints one JSON object.
+PostgreSQL comes from pgserver (started in a temporary folder). Prints a Markdown table on
+stderr and one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -65,6 +68,16 @@ def start_ray(temp: Path) -> tuple[str, str]:
     return f"127.0.0.1:{port}", ray
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def sample(articles: Path, n: int, out: Path) -> Path:
     """The first n articles as their own JSONL file."""
     with articles.open(encoding="utf-8") as f, out.open("w", encoding="utf-8") as g:
@@ -79,8 +92,12 @@ def timed_ingest(path: Path, settings, embedder, **kw) -> dict:
     t = time.perf_counter()
     report = ingest([path], settings=settings, embedder=embedder, progress=False, **kw)
     s = time.perf_counter() - t
-    return {"documents": report.documents, "chunks": report.chunks, "seconds": round(s, 1),
-            "chunks_per_s": round(report.chunks / s, 1)}
+    out = {"documents": report.documents, "chunks": report.chunks, "seconds": round(s, 1),
+           "chunks_per_s": round(report.chunks / s, 1)}
+    # A long run's parts as they finish, so a stopped run still tells what it measured.
+    print(f"ingest {kw.get('ray_workers') or 'local'}: {json.dumps(out)}", file=sys.stderr,
+          flush=True)
+    return out
 
 
 def chunk_vectors(settings) -> np.ndarray:
@@ -194,17 +211,50 @@ def seeds_answers(eval_dir: Path, seeds: Path, url: str, embedder, tmp: Path) ->
     return {"questions": len(questions), "identical_quotes": same}
 
 
+def table(result: dict) -> str:
+    """The run as Markdown tables: ingest rows, vector-search rows, seeds."""
+    names = {"embedded_local": "embedded index, local embedding",
+             "embedded_ray_1_worker": "embedded index, Ray, 1 worker",
+             "embedded_ray_2_workers": "embedded index, Ray, 2 workers",
+             "postgres_local": "PostgreSQL + pgvector, local embedding"}
+    rows = ["| ingest | documents | chunks | seconds | chunks/s |", "| --- | --- | --- | --- | --- |"]
+    for key, r in result["ingest"].items():
+        rows.append(f"| {names[key]} | {r['documents']:,} | {r['chunks']:,} | {r['seconds']} | "
+                    f"{r['chunks_per_s']} |")
+    search = result["search"]
+    rows += ["", f"| vector search, {search['vectors']:,} vectors, {search['queries']} queries "
+             "| p50 ms | p99 ms | recall@10 | bytes/vector |", "| --- | --- | --- | --- | --- |"]
+    for key, r in search.items():
+        if isinstance(r, dict):
+            label = ("FAISS flat (exact)" if key == "faiss_flat" else
+                     f"pgvector HNSW, ef_search {key.removeprefix('pgvector_hnsw_ef')}")
+            rows.append(f"| {label} | {r['p50_ms']} | {r['p99_ms']} | {r['recall@10']:.3f} | "
+                        f"{r['bytes_per_vector']:,} |")
+    if "disk" in result:
+        d = result["disk"]
+        rows += ["", f"disk per chunk: embedded {d['embedded_bytes_per_chunk']['total']:,} B, "
+                 f"PostgreSQL {d['postgres_bytes_per_chunk']['total']:,} B"]
+    seeds = result["seeds_answers"]
+    rows += ["", f"seeds questions with identical quotes on both stores: "
+             f"{seeds['identical_quotes']} / {seeds['questions']}"]
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
     ap.add_argument("--seeds", type=Path, default=REPO.parent / "shared" / "seeds")
-    ap.add_argument("--docs", type=int, default=300, help="articles ingested by each variant")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--docs", type=int, default=300, help="articles ingested by each variant")
+    size.add_argument("--chunks", type=int,
+                      help="instead of --docs: about this many chunks of articles, the archive "
+                      "repeated with paragraphs shuffled (as bench/growth.py writes it)")
     ap.add_argument("--vectors", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--ray", help="an existing Ray cluster's address (else a local one)")
     ap.add_argument("--ingest", default="local,ray1,ray2,postgres",
-                    help="ingest variants to time (a 100k-chunk run takes about an hour each "
-                    "on 2 cores: run them one at a time)")
+                    help="ingest variants to time (each takes about 30 minutes for 100k chunks "
+                    "on 2 cores with VNNI, an hour without)")
     args = ap.parse_args()
     variants = {v.strip() for v in args.ingest.split(",") if v.strip()}
     unknown = variants - {"local", "ray1", "ray2", "postgres"}
@@ -223,8 +273,16 @@ def main() -> None:
         if address is None and variants & {"ray1", "ray2"}:
             address, ray_cmd = start_ray(tmp / "ray")
         embedder = load_embedder(load_settings())
-        data = sample(args.eval / "realtimeqa-2023q1" / "articles.jsonl", args.docs,
-                      tmp / "articles.jsonl")
+        articles = args.eval / "realtimeqa-2023q1" / "articles.jsonl"
+        if args.chunks:
+            from growth import write_corpus
+
+            source = [json.loads(x) for x in articles.read_text(encoding="utf-8").splitlines()
+                      if x.strip()]
+            data = tmp / "articles.jsonl"
+            write_corpus(source, args.chunks, data)
+        else:
+            data = sample(articles, args.docs, tmp / "articles.jsonl")
         local = load_settings(index=tmp / "local")
         pg_ingest = load_settings(database_url=url, database_schema="bench_ingest")
         result: dict = {"ingest": {"embedded_local": timed_ingest(data, local, embedder)}}
@@ -245,7 +303,8 @@ def main() -> None:
         queries = extend(base, len(base) + args.queries, rng)[len(base):]
         result["search"] = vector_search(vecs, queries, url)
         result["seeds_answers"] = seeds_answers(args.eval, args.seeds, url, embedder, tmp)
-        result["machine"] = {"cpus": os.cpu_count()}
+        result["machine"] = {"cpus": os.cpu_count(), "cpu": _cpu_model()}
+        print(table(result), file=sys.stderr)
         print(json.dumps(result, indent=1))
     finally:
         if ray_cmd:
