@@ -141,7 +141,8 @@ def vector_search(vecs: np.ndarray, queries: np.ndarray, url: str) -> dict:
     conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     register_vector(conn)
     conn.execute("DROP TABLE IF EXISTS bench_vectors")
-    conn.execute(f"CREATE TABLE bench_vectors (id BIGINT PRIMARY KEY, embedding VECTOR({vecs.shape[1]}))")
+    conn.execute("CREATE TABLE bench_vectors (id BIGINT PRIMARY KEY, "
+                 f"embedding VECTOR({vecs.shape[1]}))")
     t = time.perf_counter()
     with conn.cursor() as cur, cur.copy("COPY bench_vectors (id, embedding) FROM STDIN WITH "
                                         "(FORMAT BINARY)") as copy:
@@ -217,7 +218,8 @@ def table(result: dict) -> str:
              "embedded_ray_1_worker": "embedded index, Ray, 1 worker",
              "embedded_ray_2_workers": "embedded index, Ray, 2 workers",
              "postgres_local": "PostgreSQL + pgvector, local embedding"}
-    rows = ["| ingest | documents | chunks | seconds | chunks/s |", "| --- | --- | --- | --- | --- |"]
+    rows = ["| ingest | documents | chunks | seconds | chunks/s |",
+            "| --- | --- | --- | --- | --- |"]
     for key, r in result["ingest"].items():
         rows.append(f"| {names[key]} | {r['documents']:,} | {r['chunks']:,} | {r['seconds']} | "
                     f"{r['chunks_per_s']} |")
