@@ -88,15 +88,21 @@ def sample(articles: Path, n: int, out: Path) -> Path:
     return out
 
 
-def timed_ingest(path: Path, settings, embedder, **kw) -> dict:
+# Each ingest variant's key in the JSON and its row in the table.
+INGEST_NAMES = {"embedded_local": "embedded index, local embedding",
+                "embedded_ray_1_worker": "embedded index, Ray, 1 worker",
+                "embedded_ray_2_workers": "embedded index, Ray, 2 workers",
+                "postgres_local": "PostgreSQL + pgvector, local embedding"}
+
+
+def timed_ingest(name: str, path: Path, settings, embedder, **kw) -> dict:
     t = time.perf_counter()
     report = ingest([path], settings=settings, embedder=embedder, progress=False, **kw)
     s = time.perf_counter() - t
     out = {"documents": report.documents, "chunks": report.chunks, "seconds": round(s, 1),
            "chunks_per_s": round(report.chunks / s, 1)}
     # A long run's parts as they finish, so a stopped run still tells what it measured.
-    print(f"ingest {kw.get('ray_workers') or 'local'}: {json.dumps(out)}", file=sys.stderr,
-          flush=True)
+    print(f"{INGEST_NAMES[name]}: {json.dumps(out)}", file=sys.stderr, flush=True)
     return out
 
 
@@ -214,15 +220,11 @@ def seeds_answers(eval_dir: Path, seeds: Path, url: str, embedder, tmp: Path) ->
 
 def table(result: dict) -> str:
     """The run as Markdown tables: ingest rows, vector-search rows, seeds."""
-    names = {"embedded_local": "embedded index, local embedding",
-             "embedded_ray_1_worker": "embedded index, Ray, 1 worker",
-             "embedded_ray_2_workers": "embedded index, Ray, 2 workers",
-             "postgres_local": "PostgreSQL + pgvector, local embedding"}
     rows = ["| ingest | documents | chunks | seconds | chunks/s |",
             "| --- | --- | --- | --- | --- |"]
     for key, r in result["ingest"].items():
-        rows.append(f"| {names[key]} | {r['documents']:,} | {r['chunks']:,} | {r['seconds']} | "
-                    f"{r['chunks_per_s']} |")
+        rows.append(f"| {INGEST_NAMES[key]} | {r['documents']:,} | {r['chunks']:,} | "
+                    f"{r['seconds']} | {r['chunks_per_s']} |")
     search = result["search"]
     rows += ["", f"| vector search, {search['vectors']:,} vectors, {search['queries']} queries "
              "| p50 ms | p99 ms | recall@10 | bytes/vector |", "| --- | --- | --- | --- | --- |"]
@@ -287,17 +289,16 @@ def main() -> None:
             data = sample(articles, args.docs, tmp / "articles.jsonl")
         local = load_settings(index=tmp / "local")
         pg_ingest = load_settings(database_url=url, database_schema="bench_ingest")
-        result: dict = {"ingest": {"embedded_local": timed_ingest(data, local, embedder)}}
-        if "ray1" in variants:
-            result["ingest"]["embedded_ray_1_worker"] = timed_ingest(
-                data, load_settings(index=tmp / "r1"), embedder, ray_address=address,
-                ray_workers=1)
-        if "ray2" in variants:
-            result["ingest"]["embedded_ray_2_workers"] = timed_ingest(
-                data, load_settings(index=tmp / "r2"), embedder, ray_address=address,
-                ray_workers=2)
+        runs = [("local", "embedded_local", local, {}),
+                ("ray1", "embedded_ray_1_worker", load_settings(index=tmp / "r1"),
+                 {"ray_address": address, "ray_workers": 1}),
+                ("ray2", "embedded_ray_2_workers", load_settings(index=tmp / "r2"),
+                 {"ray_address": address, "ray_workers": 2}),
+                ("postgres", "postgres_local", pg_ingest, {})]
+        result: dict = {"ingest": {name: timed_ingest(name, data, settings, embedder, **kw)
+                                   for variant, name, settings, kw in runs
+                                   if variant in variants}}
         if "postgres" in variants:
-            result["ingest"]["postgres_local"] = timed_ingest(data, pg_ingest, embedder)
             result["disk"] = disk(local, url, "bench_ingest")
         rng = np.random.default_rng(0)
         base = chunk_vectors(local)
