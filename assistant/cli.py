@@ -116,6 +116,9 @@ def ingest(
     index: IndexOpt = None,
     chunk_size: Annotated[int | None, typer.Option(help="Most words per chunk (new index).")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Sentences shared by chunks.")] = None,
+    chunk_vectors: Annotated[str | None, typer.Option(
+        metavar="sentences|model", help="How chunk vectors are made (new index): from their "
+        "sentences' vectors, or by embedding each chunk whole (slower).")] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     ray: Annotated[str | None, typer.Option(
@@ -125,7 +128,8 @@ def ingest(
         help="Embedding actors on the Ray cluster [default: one per CPU].")] = None,
 ) -> None:
     """Add new and changed documents to the index (unchanged ones are skipped)."""
-    settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = _settings(index, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                         chunk_vectors=chunk_vectors)
     service = _service(settings)
     service.check_chunking()  # fail before loading the model
     report = service.ingest(paths or [settings.corpus], progress=not quiet and sys.stderr.isatty(),

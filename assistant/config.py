@@ -53,6 +53,10 @@ class Settings(BaseSettings):
                                   "backend; the onnx backend runs each text alone).")
     chunk_size: int = Field(160, ge=16, le=2000, description="Most words in a chunk.")
     chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences shared by neighbours.")
+    chunk_vectors: Literal["sentences", "model"] = Field(
+        "sentences", description="How a chunk's vector is made: sentences (from its sentences' "
+        "vectors and its title's, so ingest embeds the text once) or model (the whole chunk "
+        "embedded again, about twice the ingest time). An index keeps the way it was built with.")
     k: int = Field(10, ge=1, le=1000, description="Default number of search results.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(100, ge=10, le=10000, description="Hits fetched per retriever.")

@@ -9,6 +9,9 @@ from assistant.models import Chunk, Document
 from assistant.text import MAX_SENTENCE_WORDS, blocks, sentence_spans, word_spans
 
 
+VECTOR_METHODS = ("sentences", "model")
+
+
 @dataclass(frozen=True, slots=True)
 class Chunker:
     """Groups whole sentences into chunks of at most `size` words, sharing `overlap` sentences.
@@ -20,12 +23,19 @@ class Chunker:
 
     size: int = 160
     overlap: int = 1
+    # How a chunk's vector is made (recorded with the chunking, since an index must not mix
+    # them): "sentences" composes it from its sentences' vectors and its title's; "model"
+    # embeds the chunk's whole text (indexes built before sentence composition).
+    vectors: str = "sentences"
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or self.size < 16:
             raise ConfigError(f"chunk size must be an integer of at least 16 words, got {self.size!r}")
         if not isinstance(self.overlap, int) or self.overlap < 0:
             raise ConfigError(f"chunk overlap must be a whole number of sentences, got {self.overlap!r}")
+        if self.vectors not in VECTOR_METHODS:
+            raise ConfigError(f"chunk vectors must be one of {', '.join(VECTOR_METHODS)}, got "
+                              f"{self.vectors!r}")
         if self.overlap * 8 >= self.size:
             raise ConfigError(
                 f"chunk overlap of {self.overlap} sentences leaves no room in chunks of "
@@ -34,7 +44,11 @@ class Chunker:
 
     def settings(self) -> dict[str, int | str]:
         """What the manifest records, so a later ingest can check it chunks the same way."""
-        return {"method": "sentences-v1", "size": self.size, "overlap": self.overlap}
+        out: dict[str, int | str] = {"method": "sentences-v1", "size": self.size,
+                                     "overlap": self.overlap}
+        if self.vectors != "model":  # an index built before composition records no "vectors"
+            out["vectors"] = self.vectors
+        return out
 
     def split(self, doc: Document) -> list[Chunk]:
         """The chunks of one document, in order."""

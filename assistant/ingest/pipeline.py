@@ -18,6 +18,7 @@ from assistant.embedding import Embedder
 from assistant.errors import IndexNotFoundError, MalformedSourceError, SourceError
 from assistant.index import Manifest, Writer, open_backend
 from assistant.ingest.chunking import Chunker
+from assistant.ingest.composed import compose as compose_vectors
 from assistant.ingest.sources import count_documents, iter_documents
 from assistant.ingest.web import is_url, iter_web
 from assistant.models import Chunk, Document, FactCheck, IngestReport, NotIngested, Unchanged
@@ -48,10 +49,17 @@ def _hash(text: str) -> str:
 def _chunker(settings: Settings, manifest: Manifest | None) -> Chunker:
     """The chunker the settings name, or, where they name none, the existing index's own: an
     index built with ASSISTANT_CHUNK_SIZE=40 keeps taking plain ingests."""
-    named = {"chunk_size", "chunk_overlap"} & settings.model_fields_set
-    if manifest is not None and not named and manifest.chunker.get("method") == "sentences-v1":
-        return Chunker(size=int(manifest.chunker["size"]), overlap=int(manifest.chunker["overlap"]))
-    return Chunker(size=settings.chunk_size, overlap=settings.chunk_overlap)
+    named = settings.model_fields_set
+    size, overlap, vectors = settings.chunk_size, settings.chunk_overlap, settings.chunk_vectors
+    if manifest is not None and manifest.chunker.get("method") == "sentences-v1":
+        # Each knob the settings leave unnamed follows the index.
+        if "chunk_size" not in named:
+            size = int(manifest.chunker["size"])
+        if "chunk_overlap" not in named:
+            overlap = int(manifest.chunker["overlap"])
+        if "chunk_vectors" not in named:
+            vectors = str(manifest.chunker.get("vectors", "model"))
+    return Chunker(size=size, overlap=overlap, vectors=vectors)
 
 
 def ingest(paths: Iterable[Path | str], *, settings: Settings, embedder: Embedder,
@@ -128,7 +136,8 @@ class PrecomputedEmbedder:
 def _embedded_on_ray(items: list[Document | FactCheck | SourceError], *, settings: Settings,
                      embedder: Embedder, address: str, workers: int | None,
                      progress: bool) -> PrecomputedEmbedder:
-    """Embed every new or changed document's chunk and sentence texts on the cluster."""
+    """Embed every new or changed document's sentences, and its title or its chunks' texts
+    (as the chunk vectors are made), on the cluster."""
     from assistant.ingest.distributed import embed_on_ray
 
     backend = open_backend(settings)
@@ -143,7 +152,9 @@ def _embedded_on_ray(items: list[Document | FactCheck | SourceError], *, setting
                     == item.content_hash):
                 continue
             chunk_texts, _, sentence_texts = embedding_texts(item, chunker.split(item))
-            texts.update(dict.fromkeys(chunk_texts + sentence_texts))
+            # Composed chunk vectors need the title's instead of the chunks' own.
+            wanted = [item.title] if chunker.vectors == "sentences" and item.title else chunk_texts
+            texts.update(dict.fromkeys(sentence_texts + wanted))
     finally:
         if reader is not None:
             reader.close()
@@ -172,6 +183,7 @@ def ingest_documents(items: Iterable[Item], *, settings: Settings, embedder: Emb
     report = IngestReport()
     backend = open_backend(settings)
     chunker = _chunker(settings, backend.manifest())
+    compose = chunker.vectors == "sentences"
     with backend.writer(model_id=embedder.model_id, dim=embedder.dim, chunker=chunker.settings(),
                         vector_index=settings.vector_index) as writer:
         # Reading and chunking run in a thread, ahead of embedding: the encoder never waits
@@ -228,12 +240,12 @@ def ingest_documents(items: Iterable[Item], *, settings: Settings, embedder: Emb
                 batch.append(got)
                 size += len(got[1])
                 if size >= EMBED_BATCH_CHUNKS:
-                    _write_batch(writer, embedder, batch, report)
+                    _write_batch(writer, embedder, batch, report, compose=compose)
                     bar.update(len(batch))
                     bar.set_postfix(chunks=report.chunks, refresh=False)
                     batch, size = [], 0
             if batch:
-                _write_batch(writer, embedder, batch, report)
+                _write_batch(writer, embedder, batch, report, compose=compose)
                 bar.update(len(batch))
                 bar.set_postfix(chunks=report.chunks, refresh=False)
         finally:
@@ -259,28 +271,44 @@ def ingest_documents(items: Iterable[Item], *, settings: Settings, embedder: Emb
     return report
 
 
-def _write_batch(writer: Writer, embedder: Embedder,
-                 batch: list[tuple[Document, list[Chunk]]], report: IngestReport) -> None:
+def _write_batch(writer: Writer, embedder: Embedder, batch: list[tuple[Document, list[Chunk]]],
+                 report: IngestReport, *, compose: bool) -> None:
     parts = [embedding_texts(d, chunks) for d, chunks in batch]
     texts = [t for chunk_texts, _, _ in parts for t in chunk_texts]
     hashes = [_hash(t) for t in texts]
     # Unchanged chunk texts (an edited document's untouched paragraphs, republished stories)
-    # keep their vectors: embedding is the expensive step.
+    # keep their vectors and their sentences' vectors: embedding is the expensive step.
     known = writer.store.chunk_ids_by_embed_hash(hashes)
     vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    missing = [i for i, h in enumerate(hashes) if h not in known]
     for i, h in enumerate(hashes):
         if h in known:
             vecs[i] = writer.vectors.reconstruct(known[h])
+    svecs = _sentence_vectors(writer, batch, parts, hashes, known, embedder)
+    # Sentence vectors are stored beside the chunks: answering ranks sentences without
+    # embedding them per question. With `compose`, a new chunk's vector is made from them.
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    if compose and missing:
+        titles = list(dict.fromkeys(d.title for d, _ in batch if d.title))
+        title_vecs = dict(zip(titles, embedder.embed(titles), strict=True))
+        at = sat = 0
+        whole: list[int] = []
+        for (doc, chunks), (_, spans, sentence_texts) in zip(batch, parts, strict=True):
+            title = (len(doc.title), title_vecs[doc.title]) if doc.title else None
+            made, empty = compose_vectors(chunks, [(s, e) for s, e, _ in spans],
+                                          [len(t) for t in sentence_texts],
+                                          svecs[sat : sat + len(spans)], title)
+            for n in range(len(chunks)):
+                if hashes[at + n] not in known:
+                    vecs[at + n] = made[n]
+            whole += [at + n for n in empty if hashes[at + n] not in known]
+            at += len(chunks)
+            sat += len(spans)
+        missing = whole  # chunks with no whole sentence (rare) are embedded as they are
     if missing:
         vecs[missing] = embedder.embed([texts[i] for i in missing])
-    report.reused_vectors += len(texts) - len(missing)
-    # Sentence vectors, stored beside the chunks: answering ranks sentences without embedding
-    # them per question.
-    sents = [spans for _, spans, _ in parts]
-    svecs = embedder.embed([t for _, _, sentence_texts in parts for t in sentence_texts])
+    report.reused_vectors += len(texts) - sum(h not in known for h in hashes)
     at = sat = 0
-    for (doc, chunks), spans in zip(batch, sents, strict=True):
+    for (doc, chunks), (_, spans, _) in zip(batch, parts, strict=True):
         writer.vectors.remove(writer.store.delete_document(doc.doc_id))
         ids = writer.store.add_document(doc, chunks, hashes[at : at + len(chunks)])
         writer.vectors.add(ids, vecs[at : at + len(chunks)])
@@ -291,6 +319,42 @@ def _write_batch(writer: Writer, embedder: Embedder,
         report.documents += 1
         report.chunks += len(chunks)
         report.written.append(doc.doc_id)
+
+
+def _sentence_vectors(writer: Writer, batch: list[tuple[Document, list[Chunk]]],
+                      parts: list[tuple[list[str], list[tuple[int, int, str | None]], list[str]]],
+                      hashes: list[str], known: dict[str, int], embedder: Embedder
+                      ) -> np.ndarray:
+    """Every sentence's vector for the batch, in order: read back for the sentences of chunks
+    already indexed with the same text, embedded for the rest."""
+    n = sum(len(spans) for _, spans, _ in parts)
+    out = np.zeros((n, embedder.dim), dtype=np.float32)
+    have = np.zeros(n, dtype=bool)
+    if known:
+        rows = writer.store.chunks(known.values())
+        ranges = {cid: (r["doc_id"], int(r["char_start"]), int(r["char_end"]))
+                  for cid, r in rows.items()}
+        stored = writer.store.sentences(list(ranges.values()))
+        at = sat = 0
+        for (_, chunks), (_, spans, _) in zip(batch, parts, strict=True):
+            where = {(s, e): sat + k for k, (s, e, _) in enumerate(spans)}
+            for n_chunk, c in enumerate(chunks):
+                cid = known.get(hashes[at + n_chunk])
+                if cid is None or cid not in ranges:
+                    continue
+                old_spans, old_vecs = stored[ranges[cid]]
+                shift = c.char_start - ranges[cid][1]
+                for (s, e), v in zip(old_spans, old_vecs, strict=True):
+                    k = where.get((s + shift, e + shift))
+                    if k is not None and not have[k]:
+                        out[k], have[k] = v, True
+            at += len(chunks)
+            sat += len(spans)
+    todo = [i for i in range(n) if not have[i]]
+    if todo:
+        flat = [t for _, _, sentence_texts in parts for t in sentence_texts]
+        out[todo] = embedder.embed([flat[i] for i in todo])
+    return out
 
 
 def remove(doc_ids: Iterable[str], *, settings: Settings) -> tuple[list[str], list[str]]:

@@ -1,6 +1,7 @@
 """A trained LightGBM model shipped in assistant/data (the sentence ranker, the chunk
 reranker): loaded once, checked against the features this version computes, scored safely
-from many request threads."""
+from many request threads. A file may hold a bag of models (the same data, other seeds),
+separated by BAG_SEPARATOR lines; their scores are averaged."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from assistant.errors import ConfigError
 
 M = TypeVar("M", bound="BoostedModel")
+BAG_SEPARATOR = "# --- next model of the bag ---"
 
 
 class BoostedModel:
@@ -24,20 +26,21 @@ class BoostedModel:
     NAMES: ClassVar[tuple[str, ...]] = ()
     DEFAULT_PATH: ClassVar[Path]
 
-    def __init__(self, booster: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, boosters: Any, names: tuple[str, ...]) -> None:
         if tuple(names) != self.NAMES:
             raise ConfigError(f"the {self.WHAT} was trained on other features than this version "
                               f"computes: retrain it with {self.SCRIPT}")
-        self.booster = booster
+        self.boosters = list(boosters) if isinstance(boosters, list | tuple) else [boosters]
         self._lock = threading.Lock()
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        """One score per feature row."""
+        """One score per feature row (the mean over a bag)."""
         if not len(rows):
             return np.zeros(0, np.float32)
         # LightGBM's predictor is not documented as thread-safe; a prediction takes ~0.1 ms.
         with self._lock:
-            return np.asarray(self.booster.predict(rows, num_threads=1), np.float32)
+            scores = [b.predict(rows, num_threads=1) for b in self.boosters]
+        return np.asarray(np.mean(scores, axis=0), np.float32)
 
     @classmethod
     def load(cls: type[M], path: Path | None = None) -> M:
@@ -49,4 +52,10 @@ class BoostedModel:
             raise ConfigError(f"{cls.WHAT} {path} is missing: reinstall the package or run "
                               f"{cls.SCRIPT}")
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        return cls(lightgbm.Booster(model_file=str(path)), tuple(meta["features"]))
+        parts = path.read_text(encoding="utf-8").split(f"\n{BAG_SEPARATOR}\n")
+        return cls([lightgbm.Booster(model_str=p) for p in parts], tuple(meta["features"]))
+
+
+def bag_text(boosters: list[Any]) -> str:
+    """The text of a model file holding a bag of boosters (what `BoostedModel.load` reads)."""
+    return f"\n{BAG_SEPARATOR}\n".join(b.model_to_string() for b in boosters)

@@ -1,0 +1,55 @@
+"""Shipped LightGBM models: a file may hold a bag of seeds, scored as their mean."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.errors import ConfigError
+from assistant.search.boosted import BAG_SEPARATOR, BoostedModel, bag_text
+from assistant.search.ranker import SentenceRanker
+
+
+class Tiny(BoostedModel):
+    WHAT = "tiny model"
+    NAMES = ("a", "b")
+
+
+def boosters(seeds):
+    lightgbm = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    data = lightgbm.Dataset(x, y, feature_name=["a", "b"], free_raw_data=False)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "bagging_fraction": 0.5,
+              "bagging_freq": 1, "feature_fraction": 0.5, "deterministic": True}
+    return x, [lightgbm.train({**params, "seed": s}, data, num_boost_round=20) for s in seeds]
+
+
+def test_a_bag_file_scores_the_mean_of_its_models(tmp_path):
+    x, bag = boosters((1, 2, 3))
+    path = tmp_path / "tiny.txt"
+    path.write_text(bag_text(bag), encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps({"features": ["a", "b"]}))
+    assert path.read_text().count(BAG_SEPARATOR) == 2
+    model = Tiny.load(path)
+    want = np.mean([b.predict(x[:50]) for b in bag], axis=0)
+    assert np.allclose(model.score(x[:50]), want, atol=1e-6)
+    assert not np.allclose(bag[0].predict(x[:50]), want)  # the seeds do differ
+
+
+def test_a_single_model_file_still_loads(tmp_path):
+    x, (one,) = boosters((1,))
+    path = tmp_path / "tiny.txt"
+    one.save_model(str(path))
+    path.with_suffix(".json").write_text(json.dumps({"features": ["a", "b"]}))
+    assert np.allclose(Tiny.load(path).score(x[:5]), one.predict(x[:5]), atol=1e-6)
+    path.with_suffix(".json").write_text(json.dumps({"features": ["a", "c"]}))
+    with pytest.raises(ConfigError, match="trained on other features"):
+        Tiny.load(path)
+
+
+def test_the_shipped_sentence_ranker_is_a_bag_of_seeds():
+    meta = json.loads(SentenceRanker.DEFAULT_PATH.with_suffix(".json").read_text())
+    model = SentenceRanker.load()
+    assert len(model.boosters) == len(meta["seeds"]) > 1
