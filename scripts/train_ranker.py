@@ -64,6 +64,7 @@ from assistant.search import (
 from assistant.search.boosted import bag_text
 from assistant.search.evidence import Candidates, answer_features
 from assistant.search.ranker import DEFAULT_PATH as RANKER_PATH
+from assistant.search.ranker import SentenceRanker
 
 PARAMS = {
     "objective": "binary", "learning_rate": 0.03, "num_leaves": 15, "min_data_in_leaf": 40,
@@ -76,16 +77,6 @@ ROUNDS = 600
 SEEDS = (7, 8, 9)
 CONF_FEATURES = ("p1", "p2", "p_other", "mass", "cos", "coverage", "kind_match", "retrieval",
                  "support")
-
-
-class Bag:
-    """Boosters trained with different seeds; predictions are their mean."""
-
-    def __init__(self, boosters: list) -> None:
-        self.boosters = boosters
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        return np.mean([b.predict(rows) for b in self.boosters], axis=0)
 
 
 @dataclass
@@ -191,7 +182,8 @@ def collect(args: argparse.Namespace) -> list[Query]:
     return queries
 
 
-def train(queries: list[Query]) -> Bag:
+def train(queries: list[Query]) -> SentenceRanker:
+    """The bag of SEEDS boosters, scored as `ask` scores them."""
     import lightgbm
 
     rows = [q for q in queries if q.sents and q.source in ("rtqa", "seeds", "scifact")]
@@ -202,8 +194,8 @@ def train(queries: list[Query]) -> Bag:
     w = np.concatenate([np.full(len(q.sents), (0.5 if q.source == "scifact" else 1.0)
                                 * 100.0 / len(q.sents)) for q in rows])
     data = lightgbm.Dataset(x, y, weight=w, feature_name=list(NAMES), free_raw_data=False)
-    return Bag([lightgbm.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS)
-                for seed in SEEDS])
+    return SentenceRanker([lightgbm.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS)
+                           for seed in SEEDS], NAMES)
 
 
 def answer(q: Query, probs: np.ndarray, *, ratio: float = QUOTE_RATIO, floor: float = QUOTE_FLOOR
@@ -259,11 +251,11 @@ def main() -> None:
         model = train([q for q in queries if q.group != k])
         for q in queries:
             if q.group == k and q.sents:
-                oof[q.qid] = model.predict(q.rows)
+                oof[q.qid] = model.score(q.rows)
     final = train(queries)
     for q in queries:  # the rest were always in training: their figures are in-sample
         if q.qid not in oof and q.sents:
-            oof[q.qid] = final.predict(q.rows)
+            oof[q.qid] = final.score(q.rows)
 
     # How many quotes to give: the share of news questions with the answer in the top
     # sentence, and in the quotes chosen at a few bars (always answering).

@@ -6,8 +6,7 @@ is instead the length-weighted mean of its sentences' vectors plus its title's, 
 weighing TITLE_WEIGHT times its length. Dense retrieval alone, against whole chunks: SciFact
 nDCG@10 0.660 against 0.670 (title weight 1.5: 0.658, 2: 0.659, 4: 0.654; a plain mean without
 the title 0.616); RealTimeQA answer in the top 3 chunks 0.467 against 0.467 (weight 0 to 2:
-0.467-0.476).
-Hybrid search and the reranker (trained on composed vectors) hide the difference.
+0.467-0.476). Hybrid search and the reranker (trained on composed vectors) hide the difference.
 """
 
 from __future__ import annotations
@@ -25,9 +24,7 @@ def compose(chunks: list[Chunk], spans: list[tuple[int, int]], lengths: list[int
     """Each chunk's unit vector from the sentences inside it (`spans` in document offsets,
     `lengths` the characters of each sentence's embedded text) and the title (its length and
     vector); also the chunks holding no whole sentence, whose rows are left zero."""
-    dim = sentence_vectors.shape[1] if sentence_vectors.ndim == 2 else 0
-    dim = dim or (title[1].shape[0] if title is not None else 0)
-    out = np.zeros((len(chunks), dim), dtype=np.float32)
+    out = np.zeros((len(chunks), sentence_vectors.shape[1]), dtype=np.float32)
     empty: list[int] = []
     starts = [s for s, _ in spans]
     weights = np.asarray(lengths, dtype=np.float32)

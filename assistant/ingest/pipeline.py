@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -283,16 +284,20 @@ def _write_batch(writer: Writer, embedder: Embedder, batch: list[tuple[Document,
     for i, h in enumerate(hashes):
         if h in known:
             vecs[i] = writer.vectors.reconstruct(known[h])
-    svecs = _sentence_vectors(writer, batch, parts, hashes, known, embedder)
+    # Where each document's chunks and sentences start in the batch's flat lists.
+    offsets = list(zip(accumulate([len(c) for _, c in batch], initial=0),
+                       accumulate([len(spans) for _, spans, _ in parts], initial=0),
+                       strict=True))[:-1]
+    svecs = _sentence_vectors(writer, batch, parts, offsets, hashes, known, embedder)
     # Sentence vectors are stored beside the chunks: answering ranks sentences without
     # embedding them per question. With `compose`, a new chunk's vector is made from them.
     missing = [i for i, h in enumerate(hashes) if h not in known]
     if compose and missing:
         titles = list(dict.fromkeys(d.title for d, _ in batch if d.title))
         title_vecs = dict(zip(titles, embedder.embed(titles), strict=True))
-        at = sat = 0
         whole: list[int] = []
-        for (doc, chunks), (_, spans, sentence_texts) in zip(batch, parts, strict=True):
+        for (doc, chunks), (_, spans, sentence_texts), (at, sat) in zip(batch, parts, offsets,
+                                                                         strict=True):
             title = (len(doc.title), title_vecs[doc.title]) if doc.title else None
             made, empty = compose_vectors(chunks, [(s, e) for s, e, _ in spans],
                                           [len(t) for t in sentence_texts],
@@ -301,21 +306,16 @@ def _write_batch(writer: Writer, embedder: Embedder, batch: list[tuple[Document,
                 if hashes[at + n] not in known:
                     vecs[at + n] = made[n]
             whole += [at + n for n in empty if hashes[at + n] not in known]
-            at += len(chunks)
-            sat += len(spans)
         missing = whole  # chunks with no whole sentence (rare) are embedded as they are
     if missing:
         vecs[missing] = embedder.embed([texts[i] for i in missing])
-    report.reused_vectors += len(texts) - sum(h not in known for h in hashes)
-    at = sat = 0
-    for (doc, chunks), (_, spans, _) in zip(batch, parts, strict=True):
+    report.reused_vectors += sum(h in known for h in hashes)
+    for (doc, chunks), (_, spans, _), (at, sat) in zip(batch, parts, offsets, strict=True):
         writer.vectors.remove(writer.store.delete_document(doc.doc_id))
         ids = writer.store.add_document(doc, chunks, hashes[at : at + len(chunks)])
         writer.vectors.add(ids, vecs[at : at + len(chunks)])
         writer.store.add_sentences(doc.doc_id, [(s, e) for s, e, _ in spans],
                                    svecs[sat : sat + len(spans)])
-        at += len(chunks)
-        sat += len(spans)
         report.documents += 1
         report.chunks += len(chunks)
         report.written.append(doc.doc_id)
@@ -323,8 +323,8 @@ def _write_batch(writer: Writer, embedder: Embedder, batch: list[tuple[Document,
 
 def _sentence_vectors(writer: Writer, batch: list[tuple[Document, list[Chunk]]],
                       parts: list[tuple[list[str], list[tuple[int, int, str | None]], list[str]]],
-                      hashes: list[str], known: dict[str, int], embedder: Embedder
-                      ) -> np.ndarray:
+                      offsets: list[tuple[int, int]], hashes: list[str], known: dict[str, int],
+                      embedder: Embedder) -> np.ndarray:
     """Every sentence's vector for the batch, in order: read back for the sentences of chunks
     already indexed with the same text, embedded for the rest."""
     n = sum(len(spans) for _, spans, _ in parts)
@@ -335,8 +335,7 @@ def _sentence_vectors(writer: Writer, batch: list[tuple[Document, list[Chunk]]],
         ranges = {cid: (r["doc_id"], int(r["char_start"]), int(r["char_end"]))
                   for cid, r in rows.items()}
         stored = writer.store.sentences(list(ranges.values()))
-        at = sat = 0
-        for (_, chunks), (_, spans, _) in zip(batch, parts, strict=True):
+        for (_, chunks), (_, spans, _), (at, sat) in zip(batch, parts, offsets, strict=True):
             where = {(s, e): sat + k for k, (s, e, _) in enumerate(spans)}
             for n_chunk, c in enumerate(chunks):
                 cid = known.get(hashes[at + n_chunk])
@@ -348,8 +347,6 @@ def _sentence_vectors(writer: Writer, batch: list[tuple[Document, list[Chunk]]],
                     k = where.get((s + shift, e + shift))
                     if k is not None and not have[k]:
                         out[k], have[k] = v, True
-            at += len(chunks)
-            sat += len(spans)
     todo = [i for i in range(n) if not have[i]]
     if todo:
         flat = [t for _, _, sentence_texts in parts for t in sentence_texts]

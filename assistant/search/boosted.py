@@ -26,11 +26,11 @@ class BoostedModel:
     NAMES: ClassVar[tuple[str, ...]] = ()
     DEFAULT_PATH: ClassVar[Path]
 
-    def __init__(self, boosters: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, boosters: list[Any], names: tuple[str, ...]) -> None:
         if tuple(names) != self.NAMES:
             raise ConfigError(f"the {self.WHAT} was trained on other features than this version "
                               f"computes: retrain it with {self.SCRIPT}")
-        self.boosters = list(boosters) if isinstance(boosters, list | tuple) else [boosters]
+        self.boosters = boosters
         self._lock = threading.Lock()
 
     def score(self, rows: np.ndarray) -> np.ndarray:
