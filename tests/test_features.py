@@ -6,7 +6,14 @@ import pytest
 
 from assistant.answers.chat import Turn, resolve, standalone_question
 from assistant.index.store import dequantize, quantize
-from assistant.search.features import density, kind_match, question_shape, signals, stem_set
+from assistant.search.features import (
+    FAR,
+    density,
+    kind_match,
+    question_shape,
+    signals,
+    stem_set,
+)
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -40,6 +47,21 @@ def test_signals_name_what_the_question_does_not():
     many = question_shape("How many people died?")
     assert kind_match(many, signals("At least 41 people died in the fire.", many)) == 1.0
     assert kind_match(many, signals("People died in the fire.", many)) == 0.0
+
+
+def test_an_answer_next_to_the_question_terms_is_near():
+    shape = question_shape("Which team does Damar Hamlin play for?")
+    near = signals("Buffalo Bills safety Damar Hamlin was released from the hospital.", shape)
+    far = signals("Damar Hamlin was released from the hospital on Monday, weeks after the game "
+                  "that doctors at the University of Cincinnati Medical Center described.", shape)
+    assert near.name_gap == 2 and near.answer_gap <= near.name_gap
+    assert far.name_gap > near.name_gap and far.answer_gap >= near.answer_gap
+    assert near.novel_runs == 1 and far.novel_runs >= 2  # rival candidates: Monday, University…
+    place = question_shape("Which country did the balloon come from?")
+    says = signals("Officials said the balloon came from China.", place)
+    assert says.answer_gap == 3  # "balloon came from China"
+    none = signals("Officials said the balloon was large.", place)
+    assert none.answer_gap == none.name_gap == FAR and none.novel_runs == 0
 
 
 def test_density_rewards_terms_close_together():

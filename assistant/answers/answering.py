@@ -50,6 +50,11 @@ def confidence_features(sents: list[Sentence]) -> dict[str, float]:
         # How sure retrieval was of the story: the best chunk's (reranked) score.
         "retrieval": max((s.hit.score for s in sents if s.hit is not None), default=0.0),
         "support": float(row[NAMES.index("support_docs")]),
+        # Whether the best sentence names what the question names, and how close its answer
+        # sits to the question's words: a question about something the sources never mention
+        # still gets a best sentence, but one without its names.
+        **{f: float(row[NAMES.index(f)]) for f in ("names_missing", "names_missing_window",
+                                                   "name_gap", "answer_gap")},
     }
 
 

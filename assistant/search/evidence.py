@@ -264,6 +264,7 @@ def answer_features(found: Candidates) -> np.ndarray:
             float(bool(sig.answers & title_words[d])), doc_rank[d], doc_cos[d], doc_cov[d],
             min(3650, newest - days[d]) if newest is not None and days[d] is not None else -1,
             gone, gone_window,
+            sig.answer_gap, sig.name_gap, sig.head_gap, sig.novel_runs,
         )
     return rows
 

@@ -83,7 +83,11 @@ NAMES = (
     *(f"kind_{k}" for k in KINDS),
     "window_coverage", "neighbor_cos", "support_docs", "support_rank", "title_answer",
     "doc_rank", "doc_cos", "doc_coverage", "age_days", "names_missing", "names_missing_window",
+    "answer_gap", "name_gap", "head_gap", "novel_runs",
 )
+
+# Token distance reported when a sentence has no pair to measure (no answer, or no term).
+FAR = 40
 
 
 @lru_cache(maxsize=1)
@@ -194,6 +198,14 @@ class Signals:
     quote_marks: bool
     words: int
     answers: frozenset[str]  # lower-cased names and numbers it gives that the question does not
+    # How close a candidate answer sits to what the question names, in tokens (FAR: no pair).
+    # A sentence that states the answer usually puts it next to the question's own terms
+    # ("Buffalo Bills safety Damar Hamlin"); one that merely names other people elsewhere
+    # does not.
+    answer_gap: int = FAR  # to any of the question's content words
+    name_gap: int = FAR  # to one of the question's names
+    head_gap: int = FAR  # to the noun the question asks for ("which team" → "team")
+    novel_runs: int = 0  # distinct runs of new capitalised words: rival candidate answers
 
 
 def signals(text: str, shape: Shape) -> Signals:
@@ -205,20 +217,34 @@ def signals(text: str, shape: Shape) -> Signals:
     run = longest = 0
     place = number = year = month = False
     answers: set[str] = set()
+    answer_at: list[int] = []  # positions of novel names and numbers
+    term_at: list[int] = []  # positions of the question's content words
+    name_at: list[int] = []
+    head_at: list[int] = []
+    runs = 0
     for i, t in enumerate(toks):
         low = t.lower()
         novel = low not in named
+        if not novel and low not in STOPWORDS and low not in _QUESTION_WORDS:
+            term_at.append(i)
+            if _bare(t) in shape.names:
+                name_at.append(i)
+        if shape.head is not None and low.rstrip("s") == shape.head.rstrip("s"):
+            head_at.append(i)
         if _NUMBER.match(t) or low in _NUMBER_WORDS:
             number = number or novel
             if novel and t[0].isdigit():
                 answers.add(low)
+                answer_at.append(i)
         if _YEAR.match(t):
             year = year or novel
         if low in _MONTHS and (t[0].isupper() or low in ("yesterday", "today", "tomorrow")):
             month = month or novel
         if t[0].isupper() and novel and low not in STOPWORDS and (i > 0):
             answers.add(low)
+            answer_at.append(i)
             caps += 1
+            runs += run == 0
             run += 1
             longest = max(longest, run)
         else:
@@ -237,7 +263,21 @@ def signals(text: str, shape: Shape) -> Signals:
         year=year, month=month, money=bool(_MONEY.search(text)),
         percent=bool(_PERCENT.search(text)), honorific=bool(_HONORIFIC.search(text)),
         said=bool(_SAID.search(text)), quote_marks=any(c in text for c in "\"“”"),
-        words=len(toks), answers=frozenset(answers))
+        words=len(toks), answers=frozenset(answers), answer_gap=_gap(answer_at, term_at),
+        name_gap=_gap(answer_at, name_at), head_gap=_gap(answer_at, head_at), novel_runs=runs)
+
+
+def _gap(a: list[int], b: list[int]) -> int:
+    """The least distance between a position in `a` and one in `b` (both sorted), or FAR."""
+    best = FAR
+    i = j = 0
+    while i < len(a) and j < len(b):
+        best = min(best, abs(a[i] - b[j]))
+        if a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return best
 
 
 def kind_match(shape: Shape, s: Signals) -> float:
