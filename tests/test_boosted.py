@@ -53,3 +53,26 @@ def test_the_shipped_sentence_ranker_is_a_bag_of_seeds():
     meta = json.loads(SentenceRanker.DEFAULT_PATH.with_suffix(".json").read_text())
     model = SentenceRanker.load()
     assert len(model.boosters) == len(meta["seeds"]) > 1
+
+
+def test_the_sentence_ranker_scores_the_logistic_of_the_bags_raw_mean(tmp_path):
+    lightgbm = pytest.importorskip("lightgbm")
+    names = SentenceRanker.NAMES
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, len(names)))
+    y = (x[:, 0] > 0).astype(float)
+    params = {"verbose": -1, "num_threads": 1, "deterministic": True, "min_data_in_leaf": 5}
+    # A ranking model (groups of 10 sentences): its raw scores become scores in 0..1, in order.
+    ranked = lightgbm.train({**params, "objective": "rank_xendcg"},
+                            lightgbm.Dataset(x, y, group=[10] * 30), num_boost_round=20)
+    model = SentenceRanker([ranked], names)
+    got = model.score(x[:20])
+    raw = ranked.predict(x[:20], raw_score=True)
+    assert np.all((got > 0) & (got < 1))
+    assert np.allclose(got, 1 / (1 + np.exp(-raw)), atol=1e-6)
+    assert list(np.argsort(got, kind="stable")) == list(np.argsort(raw, kind="stable"))
+    # A binary model's score stays its probability.
+    binary = lightgbm.train({**params, "objective": "binary"}, lightgbm.Dataset(x, y),
+                            num_boost_round=20)
+    assert np.allclose(SentenceRanker([binary], names).score(x[:20]), binary.predict(x[:20]),
+                       atol=1e-6)

@@ -411,7 +411,8 @@ def test_widget_answer_layout_sources_copy_feedback_and_stop(page, site, service
     assert [i["rating"] for i in items] == ["down"]
     assert items[0]["question"] == "How much did the Elster rail bridge cost?"
     assert items[0]["answer"].startswith("2 sources agree.")
-    assert [c["doc_id"] for c in items[0]["citations"]] == ["kessin-post-7", "vorland-herald-1"]
+    cited = [c["doc_id"] for c in items[0]["citations"]]
+    assert cited[:2] == ["kessin-post-7", "vorland-herald-1"] and set(cited) == set(cited[:2])
     assert items[0]["conversation_id"] and items[0]["created"].endswith("Z")
     answer.locator(".act.up").click()
     sync_api.expect(answer.locator(".act.up")).to_have_attribute("aria-pressed", "true")

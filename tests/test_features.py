@@ -120,3 +120,25 @@ def test_bm25_query_leaves_out_common_words_while_two_others_remain():
     # One rare word left is too few: the common ones stay.
     assert fts_query("said week bushehr", common={"said", "week"}) == \
         '"said" OR "week" OR "bushehr"'
+
+
+def _quote(doc_id: str, text: str):
+    from assistant.models import Citation, Quote
+
+    return Quote(text=text, score=0.5, citation=Citation(
+        n=1, doc_id=doc_id, title=None, publisher=None, url=None, published=None, source=doc_id,
+        char_start=0, char_end=len(text), quote=text))
+
+
+def test_sources_agree_counts_stories_not_sentences():
+    from assistant.answers.answering import distinct_stories
+
+    a1 = _quote("a", "The new bridge cost 240 million euros, officials said on Sunday.")
+    a2 = _quote("a", "It took four years to build the bridge over the river.")
+    b1 = _quote("b", "The bridge cost 240 million euros and took four years to build.")
+    copy = _quote("c", "The new bridge cost 240 million euros, officials said on Sunday.")
+    assert distinct_stories([a1, a2]) == 1  # two sentences of one story
+    assert distinct_stories([a1, a2, b1]) == 2
+    assert distinct_stories([a1, copy, b1]) == 2  # a republished copy is the same story
+    assert distinct_stories([b1, a2, copy]) == 3  # "c" copies a sentence not quoted here
+    assert distinct_stories([b1, a2, copy, a1]) == 2  # ... until it is: "a" and "c" are one

@@ -35,11 +35,18 @@ class BoostedModel:
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         """One score per feature row (the mean over a bag)."""
+        return self._mean(rows, raw=False)
+
+    def raw_scores(self, rows: np.ndarray) -> np.ndarray:
+        """The mean over a bag of each row's raw score (before a binary model's logistic)."""
+        return self._mean(rows, raw=True)
+
+    def _mean(self, rows: np.ndarray, *, raw: bool) -> np.ndarray:
         if not len(rows):
             return np.zeros(0, np.float32)
         # LightGBM's predictor is not documented as thread-safe; a prediction takes ~0.1 ms.
         with self._lock:
-            scores = [b.predict(rows, num_threads=1) for b in self.boosters]
+            scores = [b.predict(rows, num_threads=1, raw_score=raw) for b in self.boosters]
         return np.asarray(np.mean(scores, axis=0), np.float32)
 
     @classmethod

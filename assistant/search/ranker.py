@@ -3,7 +3,11 @@ scripts/train_ranker.py, that scores how likely a sentence states a question's a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from assistant.search.boosted import BoostedModel
 from assistant.search.features import NAMES
@@ -12,9 +16,31 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "sentence_ranke
 
 
 class SentenceRanker(BoostedModel):
-    """P(a sentence states the answer), from a trained gradient-boosted model."""
+    """P(a sentence states the answer): the bag's mean raw score through a logistic fitted on
+    held-out questions (`scale`, `shift`; Platt scaling). The model is trained to rank one
+    question's sentences, so its raw scores order them but are no probabilities; the quote
+    choice compares them as probabilities ("nearly as likely as the best")."""
 
     WHAT = "sentence ranker"
     SCRIPT = "scripts/train_ranker.py"
     NAMES = NAMES
     DEFAULT_PATH = DEFAULT_PATH
+
+    def __init__(self, boosters: list[Any], names: tuple[str, ...], *, scale: float = 1.0,
+                 shift: float = 0.0) -> None:
+        super().__init__(boosters, names)
+        self.scale = scale
+        self.shift = shift
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        """One probability per feature row."""
+        z = self.scale * self.raw_scores(rows) + self.shift
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), np.float32)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> SentenceRanker:
+        """The model and its logistic (`calibration` in its `.json`; none: the identity)."""
+        model = super().load(path)
+        meta = json.loads((path or cls.DEFAULT_PATH).with_suffix(".json").read_text("utf-8"))
+        model.scale, model.shift = meta.get("calibration", (1.0, 0.0))
+        return model
