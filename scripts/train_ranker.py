@@ -281,7 +281,8 @@ def main() -> None:
                               for a in q.answers)) for q in news_q])
     bars = {f"ratio {r} floor {f}": round(float(np.mean([answer(q, oof[q.qid], ratio=r,
                                                                  floor=f)[2] for q in news_q])), 4)
-            for r, f in ((0.0, 0.0), (0.1, 0.02), (0.1, 0.05), (0.15, 0.05), (0.25, 0.05), (0.5, 0.15))}
+            for r, f in ((0.0, 0.0), (0.1, 0.02), (0.1, 0.05), (0.15, 0.05), (0.25, 0.05),
+                         (0.5, 0.15))}
     print(json.dumps({"top_sentence_holds_answer": round(float(top1), 4), "quotes": bars}),
           file=sys.stderr)
 

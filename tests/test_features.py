@@ -142,3 +142,32 @@ def test_sources_agree_counts_stories_not_sentences():
     assert distinct_stories([a1, copy, b1]) == 2  # a republished copy is the same story
     assert distinct_stories([b1, a2, copy]) == 3  # "c" copies a sentence not quoted here
     assert distinct_stories([b1, a2, copy, a1]) == 2  # ... until it is: "a" and "c" are one
+
+
+def test_a_quote_beside_a_chosen_one_joins_it_as_one_slice():
+    from assistant.answers.answering import choose_quotes
+    from assistant.models import Document
+    from assistant.search import Sentence
+
+    text = ("Vorland opened a new bridge on Sunday. The bridge cost 240 million euros.\n\n"
+            "Trains will run every twenty minutes.")
+    doc = Document(doc_id="v", text=text, source="v")
+    other = Document(doc_id="k", text="The Elster bridge cost 240 million euros.", source="k")
+
+    def sent(d: Document, piece: str, p: float) -> Sentence:
+        start = d.text.index(piece)
+        return Sentence(doc=d, start=start, end=start + len(piece), section=None, chunk_rank=1,
+                        answer=p)
+
+    cost = sent(doc, "The bridge cost 240 million euros.", 0.8)
+    opened = sent(doc, "Vorland opened a new bridge on Sunday.", 0.5)
+    trains = sent(doc, "Trains will run every twenty minutes.", 0.4)
+    elster = sent(other, other.text, 0.3)
+    chosen = choose_quotes([cost, opened, trains, elster], ratio=0.1, floor=0.05)
+    # The sentence just before the best on its line joins it: one slice, verbatim.
+    assert chosen[0].text == ("Vorland opened a new bridge on Sunday. "
+                              "The bridge cost 240 million euros.")
+    assert chosen[0].text == text[chosen[0].start : chosen[0].end]
+    # A neighbour across a paragraph break stays a quote of its own; the candidates are intact.
+    assert [c.text for c in chosen[1:]] == [trains.text, elster.text]
+    assert cost.text == "The bridge cost 240 million euros."

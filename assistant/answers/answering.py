@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -168,17 +169,39 @@ def distinct_stories(quotes: list[Quote]) -> int:
 def choose_quotes(sents: list[Sentence], *, ratio: float = QUOTE_RATIO,
                   floor: float = QUOTE_FLOOR) -> list[Sentence]:
     """The best sentence, then up to MAX_QUOTES - 1 more the ranker rates nearly as likely to
-    state the answer: none a copy of another, none overlapping another of its document."""
+    state the answer: none a copy of another, none overlapping another of its document. One
+    that sits right beside a chosen quote on its line joins that quote (a copy spanning both):
+    two neighbours shown apart read as one source cited twice."""
     best = sents[0]
     chosen = [best]
     bar = max(floor, ratio * best.answer)
     for s in sents[1:]:
         if len(chosen) >= MAX_QUOTES or s.answer < bar:
             break
-        if _overlaps(s, chosen) or any(same_story(c.text, s.text) for c in chosen):
+        if any(same_story(c.text, s.text) for c in chosen):
             continue  # the same sentence in a republished copy is not a second source
+        near = _beside(s, chosen)
+        if near is not None:
+            c = chosen[near]
+            chosen[near] = replace(c, start=min(c.start, s.start), end=max(c.end, s.end))
+            continue
+        if _overlaps(s, chosen):
+            continue
         chosen.append(s)
     return chosen
+
+
+def _beside(s: Sentence, chosen: list[Sentence]) -> int | None:
+    """The index of a chosen quote of s's document that s directly precedes or follows on the
+    same line (only spaces between them), if any."""
+    for i, c in enumerate(chosen):
+        if c.doc.doc_id != s.doc.doc_id:
+            continue
+        first, second = (c, s) if c.start <= s.start else (s, c)
+        gap = s.doc.text[first.end : second.start]
+        if second.start > first.end and not gap.strip() and "\n" not in gap:
+            return i
+    return None
 
 
 def check_question(question: object, settings: Settings) -> str:
