@@ -272,7 +272,7 @@ def main() -> None:
     scale_w, shift = fit_logistic(np.concatenate([raw[q.qid] for q in fitted])[:, None],
                                   np.concatenate([q.labels for q in fitted]))
     final.scale, final.shift = float(scale_w[0]), shift
-    oof = {qid: 1 / (1 + np.exp(-(final.scale * r + final.shift))) for qid, r in raw.items()}
+    oof = {qid: final.probability(r) for qid, r in raw.items()}
 
     # How many quotes to give: the share of news questions with the answer in the top
     # sentence, and in the quotes chosen at a few bars (always answering).

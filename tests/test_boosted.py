@@ -53,6 +53,12 @@ def test_the_shipped_sentence_ranker_is_a_bag_of_seeds():
     meta = json.loads(SentenceRanker.DEFAULT_PATH.with_suffix(".json").read_text())
     model = SentenceRanker.load()
     assert len(model.boosters) == len(meta["seeds"]) > 1
+    # Its logistic is the one fitted with it, and its scores go through it.
+    assert [model.scale, model.shift] == meta["calibration"] and model.scale != 1.0
+    rows = np.random.default_rng(2).normal(size=(5, len(SentenceRanker.NAMES)))
+    raw = model.raw_scores(rows)
+    assert np.allclose(model.score(rows), 1 / (1 + np.exp(-(model.scale * raw + model.shift))),
+                       atol=1e-6)
 
 
 def test_the_sentence_ranker_scores_the_logistic_of_the_bags_raw_mean(tmp_path):

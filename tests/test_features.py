@@ -57,6 +57,9 @@ def test_an_answer_next_to_the_question_terms_is_near():
     assert near.name_gap == 2 and near.answer_gap <= near.name_gap
     assert far.name_gap > near.name_gap and far.answer_gap >= near.answer_gap
     assert near.novel_runs == 1 and far.novel_runs >= 2  # rival candidates: Monday, University…
+    # The noun asked for ("which team") beside the new name; and none to measure from.
+    assert signals("The team Buffalo Bills signed Damar Hamlin.", shape).head_gap == 1
+    assert near.head_gap == FAR
     place = question_shape("Which country did the balloon come from?")
     says = signals("Officials said the balloon came from China.", place)
     assert says.answer_gap == 3  # "balloon came from China"

@@ -152,17 +152,12 @@ def same_story(a: str, b: str) -> bool:
 def distinct_stories(quotes: list[Quote]) -> int:
     """How many stories the quotes come from: two quotes of one document are one source, and
     documents that quote one sentence in the same words (a republished copy) count once."""
-    stories: list[tuple[set[str], list[str]]] = []  # (documents, their quoted texts)
+    stories: list[list[Quote]] = []
     for q in quotes:
-        doc = q.citation.doc_id
-        joined = [st for st in stories
-                  if doc in st[0] or any(same_story(q.text, t) for t in st[1])]
-        merged: tuple[set[str], list[str]] = ({doc}, [q.text])
-        for st in joined:
-            merged[0].update(st[0])
-            merged[1].extend(st[1])
-            stories.remove(st)
-        stories.append(merged)
+        joined = [st for st in stories if any(p.citation.doc_id == q.citation.doc_id
+                                              or same_story(p.text, q.text) for p in st)]
+        stories = [st for st in stories if not any(st is j for j in joined)]
+        stories.append([q, *(p for st in joined for p in st)])
     return len(stories)
 
 

@@ -60,7 +60,12 @@ class BoostedModel:
                               f"{cls.SCRIPT}")
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         parts = path.read_text(encoding="utf-8").split(f"\n{BAG_SEPARATOR}\n")
-        return cls([lightgbm.Booster(model_str=p) for p in parts], tuple(meta["features"]))
+        return cls.from_meta([lightgbm.Booster(model_str=p) for p in parts], meta)
+
+    @classmethod
+    def from_meta(cls: type[M], boosters: list[Any], meta: dict[str, Any]) -> M:
+        """The model from its boosters and its `.json` (a subclass reads more of it)."""
+        return cls(boosters, tuple(meta["features"]))
 
 
 def bag_text(boosters: list[Any]) -> str:

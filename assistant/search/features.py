@@ -221,6 +221,7 @@ def signals(text: str, shape: Shape) -> Signals:
     term_at: list[int] = []  # positions of the question's content words
     name_at: list[int] = []
     head_at: list[int] = []
+    head = shape.head.rstrip("s") if shape.head else None  # "teams" asks for a "team"
     runs = 0
     for i, t in enumerate(toks):
         low = t.lower()
@@ -229,7 +230,7 @@ def signals(text: str, shape: Shape) -> Signals:
             term_at.append(i)
             if _bare(t) in shape.names:
                 name_at.append(i)
-        if shape.head is not None and low.rstrip("s") == shape.head.rstrip("s"):
+        if head is not None and low.rstrip("s") == head:
             head_at.append(i)
         if _NUMBER.match(t) or low in _NUMBER_WORDS:
             number = number or novel

@@ -3,7 +3,6 @@ scripts/train_ranker.py, that scores how likely a sentence states a question's a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,15 @@ class SentenceRanker(BoostedModel):
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         """One probability per feature row."""
-        z = self.scale * self.raw_scores(rows) + self.shift
+        return self.probability(self.raw_scores(rows))
+
+    def probability(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scores of this model made probabilities by its logistic."""
+        z = self.scale * np.asarray(raw) + self.shift
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), np.float32)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> SentenceRanker:
+    def from_meta(cls, boosters: list[Any], meta: dict[str, Any]) -> SentenceRanker:
         """The model and its logistic (`calibration` in its `.json`; none: the identity)."""
-        model = super().load(path)
-        meta = json.loads((path or cls.DEFAULT_PATH).with_suffix(".json").read_text("utf-8"))
-        model.scale, model.shift = meta.get("calibration", (1.0, 0.0))
-        return model
+        scale, shift = meta.get("calibration", (1.0, 0.0))
+        return cls(boosters, tuple(meta["features"]), scale=scale, shift=shift)
