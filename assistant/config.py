@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         "scores postings held in memory (about 0.75 KB a chunk, read in the background once "
         "FTS5's searches have cost as long as the read) instead of walking FTS5's; 0: always "
         "FTS5. Same scores either way.")
+    result_cache: int = Field(
+        1024, ge=0, description="Searches and answers each server process keeps per index "
+        "generation, so the same request again (a widget's suggested question) is not worked "
+        "again; a new generation starts empty. 0: off.")
     rerank: bool = Field(True, description="Re-order the top 50 fused hybrid hits with the "
                          "trained chunk reranker (off: plain reciprocal rank fusion).")
 

@@ -78,10 +78,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, log: IO[str], workers: int = 1) -> subprocess.Popen:
-    """`assistant serve` on the index; the rate limit is lifted so it does not shape the load."""
+def start_server(index: Path, port: int, log: IO[str], workers: int = 1,
+                 result_cache: int | None = None) -> subprocess.Popen:
+    """`assistant serve` on the index; the rate limit is lifted so it does not shape the load
+    (`result_cache`: ASSISTANT_RESULT_CACHE for it, None: the server's default)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_API_KEYS": KEY,
            "ASSISTANT_RATE_LIMIT": "1000000/minute"}
+    if result_cache is not None:
+        env["ASSISTANT_RESULT_CACHE"] = str(result_cache)
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--index", str(index),
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
@@ -251,6 +255,10 @@ def main() -> None:
                     default=REPO.parent / "shared" / "eval" / "seeds-questions.jsonl")
     ap.add_argument("--index", type=Path, help="serve a copy of this index instead of corpus/")
     ap.add_argument("--workers", type=int, default=1, help="server processes")
+    ap.add_argument("--result-cache", type=int, default=None,
+                    help="results each server process keeps (ASSISTANT_RESULT_CACHE; 0: off, so "
+                         "every request is worked out, as by distinct questions); default: the "
+                         "server's own (the questions repeat, so most requests are then kept ones)")
     ap.add_argument("--warmup", type=float, default=30,
                     help="seconds of unmeasured concurrent reads first, so the server is in its "
                          "steady state (model warm, keyword postings read into memory)")
@@ -278,7 +286,9 @@ def main() -> None:
             docs, chunks = report.documents, report.chunks
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_server(settings.index, port, log_file, args.workers)
+        proc = start_server(settings.index, port, log_file, args.workers, args.result_cache)
+        cache_size = (args.result_cache if args.result_cache is not None
+                      else load_settings().result_cache)
         wait_ready(proc, url)
         fail0, warmed = [], 0.0
         while warmed < args.warmup or (  # not measured; its failures count all the same
@@ -298,7 +308,8 @@ def main() -> None:
         memory = memory_reads(log)
         if not args.json_only:
             print(f"corpus: {docs} documents, {chunks} chunks; {args.concurrency} clients, "
-                  f"ask share {args.ask_share}, {args.workers} server workers", file=sys.stderr)
+                  f"ask share {args.ask_share}, {args.workers} server workers, result cache "
+                  f"{cache_size}", file=sys.stderr)
             print(table("phase 1 (reads)", reads), file=sys.stderr)
             if mixed:
                 print(table("phase 2 (reads + writes)", mixed), file=sys.stderr)
@@ -309,7 +320,8 @@ def main() -> None:
                   file=sys.stderr)
         print(json.dumps({"corpus_documents": docs, "corpus_chunks": chunks,
                           "concurrency": args.concurrency, "ask_share": args.ask_share,
-                          "workers": args.workers, "keyword_memory_reads": memory,
+                          "workers": args.workers, "result_cache": cache_size,
+                          "keyword_memory_reads": memory,
                           "warmup_s": warmed,
                           "phase1": reads, "phase2": mixed, "failures": len(failures)}))
     finally:

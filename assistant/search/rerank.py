@@ -4,6 +4,7 @@ query (their vectors are stored at ingest) and how much of the query its title c
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,11 +22,10 @@ NAMES = ("fused", "fused_rank", "dense", "dense_rank", "bm25", "bm25_rank", "sen
          "sent_top2_cos", "coverage", "rarest_term", "title_coverage", "doc_chunks", "age_days")
 
 
-@lru_cache(maxsize=8192)
-def chunk_stems(text: str, section: str | None) -> frozenset[str]:
-    """The content stems of a chunk and its section (memoised: popular chunks come back query
-    after query, and stemming them was most of the features' cost)."""
-    return frozenset(content_stems(f"{text} {section or ''}"))
+def chunk_stems(text: str, section: str | None) -> tuple[str, ...]:
+    """The content stems of a chunk and its section (a tuple: a sixth of a set's memory, and a
+    query's few stems are looked up in it)."""
+    return tuple(content_stems(f"{text} {section or ''}"))
 
 
 @lru_cache(maxsize=8192)
@@ -37,10 +37,11 @@ def title_stems(title: str) -> frozenset[str]:
 
 def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
                    stored: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]],
-                   weights: dict[str, float]) -> np.ndarray:
-    """One row of NAMES per hit. (No length: "the chunk holds the answer string" favours long
-    chunks, and a reranker that learnt that put a long chunk of a small corpus above the one
-    both retrievers ranked first.)"""
+                   weights: dict[str, float], *,
+                   stems: Sequence[Collection[str]] | None = None) -> np.ndarray:
+    """One row of NAMES per hit (`stems`: each hit's `chunk_stems`, when the caller keeps them).
+    (No length: "the chunk holds the answer string" favours long chunks, and a reranker that
+    learnt that put a long chunk of a small corpus above the one both retrievers ranked first.)"""
     total = sum(weights.values()) or 1.0
     rarest = max(weights, key=weights.get) if weights else None  # type: ignore[arg-type]
     per_doc: dict[str, int] = {}
@@ -57,7 +58,7 @@ def chunk_features(hits: list[ScoredHit], qvec: np.ndarray,
         if h.title not in titles:
             words = title_stems(h.title or "")
             titles[h.title] = sum(w for st, w in weights.items() if st in words) / total
-        words = chunk_stems(h.text, h.section)
+        words = stems[i] if stems is not None else chunk_stems(h.text, h.section)
         sc = h.scores
         rows[i] = (sc.get("fused", h.score), sc.get("fused_rank", h.rank), sc.get("dense", 0.0),
                    sc.get("dense_rank", 999), sc.get("bm25", 0.0), sc.get("bm25_rank", 999),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -62,7 +63,8 @@ class Service:
         self.settings = settings
         self.embedder = embedder
         self.cache = cache
-        self.index = LiveIndex(settings)
+        # Timings (cache off) must work every request out: no kept results either.
+        self.index = LiveIndex(settings if cache else settings.model_copy(update={"result_cache": 0}))
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations,
                                            store=self.index.backend.conversations())
@@ -211,12 +213,21 @@ class Service:
                mode: Mode = "hybrid") -> list[ScoredHit]:
         """Hybrid (or dense, or BM25) search over chunks."""
         with self._generation() as gen:
-            return gen.retriever.search(query, k=k, filters=filters, mode=mode)
+            hits, _ = gen.results.get(
+                ("search", query, k, _filter_key(filters), mode),
+                lambda: gen.retriever.search(query, k=k, filters=filters, mode=mode))
+            return hits
 
     def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
         """A quoted, cited answer (or an abstention)."""
+        started = time.perf_counter()
         with self._generation() as gen:
-            return gen.answerer.ask(question, filters=filters)
+            answer, kept = gen.results.get(("ask", question, _filter_key(filters)),
+                                           lambda: gen.answerer.ask(question, filters=filters))
+        if kept:  # this request's own time, not that of the one that worked it out
+            answer.timings_ms = {"evidence": 0.0, "cached": 1.0,
+                                 "total": round((time.perf_counter() - started) * 1000, 1)}
+        return answer
 
     def chat(self, message: str, conversation_id: str | None = None, *,
              filters: Filters | None = None) -> ChatReply:
@@ -357,3 +368,10 @@ class Service:
             else:
                 self.index.stale()
         return removed, missing
+
+
+def _filter_key(filters: Filters | None) -> tuple[Any, ...] | None:
+    """Filters as a key: built by hand, they may hold lists."""
+    if not filters:
+        return None
+    return (tuple(filters.publishers), tuple(filters.sources), filters.since, filters.until)

@@ -16,6 +16,7 @@ from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexNotFoundError
 from assistant.index import Reader, open_backend
 from assistant.search import Retriever
+from assistant.service.results import ResultCache
 
 log = logging.getLogger("assistant")
 RELOAD_CHECK_SECONDS = 1.0
@@ -30,9 +31,10 @@ class Generation:
     Python sqlite3 connection sits in a reference cycle, so dropping it does not close it).
     """
 
-    def __init__(self, reader: Reader, answerer: Answerer) -> None:
+    def __init__(self, reader: Reader, answerer: Answerer, *, results: int = 0) -> None:
         self.reader = reader
         self.answerer = answerer
+        self.results = ResultCache(results)  # this generation's recent searches and answers
         self.users = 0  # leases held; changed under the live index's lease lock
         self.retired = False
         self.checker: Checker | None = None
@@ -101,7 +103,8 @@ class LiveIndex:
                 self.problem = exc
             raise
         try:
-            new = Generation(reader, Answerer(Retriever(reader, embedder, self.settings)))
+            new = Generation(reader, Answerer(Retriever(reader, embedder, self.settings)),
+                             results=self.settings.result_cache)
         except BaseException as exc:
             reader.close()
             if isinstance(exc, AssistantError) and self._generation is None:

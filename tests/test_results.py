@@ -1,0 +1,83 @@
+"""Kept results: a repeated search or question is served again, never stale, never shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.config import load_settings
+from assistant.ingest import ingest
+from assistant.models import Document, Filters, ScoredHit
+from assistant.service import Service
+from assistant.service.results import ResultCache
+
+from .conftest import CORPUS
+
+
+def hit(n: int) -> ScoredHit:
+    return ScoredHit(rank=n, score=1.0 / n, chunk_id=n, doc_id=f"d{n}", source=f"s{n}", title=None,
+                     section=None, char_start=0, char_end=5, text="hello", scores={"fused": 0.5})
+
+
+def test_keeps_the_newest_and_gives_copies() -> None:
+    cache = ResultCache(2)
+    calls: list[str] = []
+
+    def work(key: str) -> list[ScoredHit]:
+        calls.append(key)
+        return [hit(len(calls))]
+
+    first, kept = cache.get("a", lambda: work("a"))
+    assert not kept and calls == ["a"]
+    first[0].scores["fused"] = -1.0  # the caller changes its copy ...
+    again, kept = cache.get("a", lambda: work("a"))
+    assert kept and calls == ["a"] and again[0].scores["fused"] == 0.5  # ... not the kept one
+    cache.get("b", lambda: work("b"))
+    cache.get("a", lambda: work("a"))  # "a" is now the newest: "b" goes when "c" comes
+    cache.get("c", lambda: work("c"))
+    assert cache.get("a", lambda: work("a"))[1] and not cache.get("b", lambda: work("b"))[1]
+    assert (cache.hits, cache.misses) == (3, 4)
+
+
+def test_size_zero_works_every_request_out() -> None:
+    cache = ResultCache(0)
+    calls = []
+    for _ in range(3):
+        assert cache.get("a", lambda: calls.append(1) or [hit(1)])[1] is False
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="0 \\(off\\) or more"):
+        ResultCache(-1)
+
+
+@pytest.mark.slow
+def test_service_serves_a_repeat_from_the_live_generation_only(tmp_path, embedder) -> None:
+    settings = load_settings(index=tmp_path / "index")
+    ingest([CORPUS], settings=settings, embedder=embedder, progress=False)
+    service = Service(settings, embedder).load()
+    query = "tankers waiting at the Bosporus"
+    first = service.search(query, k=3)
+    assert service.search(query, k=3) == first
+    assert service.search(query, k=2) == first[:2]  # another request: worked out, not kept
+    with service.index.lease(embedder) as gen:
+        assert (gen.results.hits, gen.results.misses) == (1, 2)
+
+    question = "Who builds the Bushehr nuclear power plant?"
+    answer = service.ask(question)
+    again = service.ask(question)
+    assert again.quotes == answer.quotes and again.answer == answer.answer
+    assert again.timings_ms["cached"] == 1.0 and "cached" not in answer.timings_ms
+    dated = service.ask(question, filters=Filters.create(until="1990-01-01"))
+    assert dated.abstained  # the filter is part of the request: no kept answer reused
+    by_hand = Filters(sources=["no-such-source"])  # type: ignore[arg-type] - lists, as callers do
+    assert service.search(query, k=3, filters=by_hand) == []
+
+    # A write makes a new generation, which starts empty: the repeat sees the new document.
+    service.add_documents([Document(doc_id="note-1", source="note-1", text=(
+        "Shipping note: dozens of tankers were waiting at the Bosporus for four days."))])
+    assert service.search(query, k=3)[0].doc_id == "note-1"
+
+    # Off (as timings want it): nothing kept.
+    timing = Service(settings, embedder, cache=False).load()
+    timing.search(query, k=3)
+    timing.search(query, k=3)
+    with timing.index.lease(embedder) as gen:
+        assert gen.results.size == 0 and gen.results.hits == 0
