@@ -580,7 +580,8 @@ def evaluate(
     from assistant.service import Service
 
     root = index or Path("index-eval")
-    # No embedding cache: evaluations time each query, and a cached one would not be timed.
+    # No embedding cache and no kept results: evaluations time each query, and a cached one
+    # would not be timed.
     seeds_service = Service(_eval_settings(root, "seeds"), cache=False)
     results: dict[str, Any] = {}
     if dataset in ("seeds", "all"):
@@ -590,7 +591,7 @@ def evaluate(
         results["perturbed"] = run_perturbed(perturbed, seeds, seeds_service)
     if dataset in ("scifact", "all"):
         # The same loaded model, another index.
-        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model())
+        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model(), cache=False)
         results["scifact"] = run_scifact(
             data / "scifact", scifact, modes=[m.strip() for m in modes.split(",") if m.strip()],
             limit=limit, progress=sys.stderr.isatty())
@@ -598,12 +599,12 @@ def evaluate(
         results["scifact_verify"] = run_scifact_verify(data / "scifact", seeds_service,
                                                        limit=limit)
     if dataset == "scifact-check":
-        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model())
+        scifact = Service(_eval_settings(root, "scifact"), seeds_service.model(), cache=False)
         results["scifact_check"] = run_scifact_check(data / "scifact", scifact, limit=limit,
                                                      progress=sys.stderr.isatty())
     if dataset == "realtimeqa":
         news = Service(_eval_settings(root, "realtimeqa" if not limit else f"realtimeqa_{limit}"),
-                       seeds_service.model())
+                       seeds_service.model(), cache=False)
         results["realtimeqa"] = run_realtimeqa(data / "realtimeqa-2023q1", news, limit=limit,
                                                as_of_date=as_of_date,
                                                progress=sys.stderr.isatty())

@@ -66,9 +66,10 @@ class Settings(BaseSettings):
         "FTS5's searches have cost as long as the read) instead of walking FTS5's; 0: always "
         "FTS5. Same scores either way.")
     result_cache: int = Field(
-        1024, ge=0, description="Searches and answers each server process keeps per index "
-        "generation, so the same request again (a widget's suggested question) is not worked "
-        "again; a new generation starts empty. 0: off.")
+        1024, ge=0, le=100_000, description="Searches (up to the default k results) and "
+        "answers each running service (a server process) keeps for the live index generation, "
+        "so the same request again (a widget's suggested question) is not worked out again; "
+        "a new generation starts empty. About 30 KB each at most. 0: off.")
     rerank: bool = Field(True, description="Re-order the top 50 fused hybrid hits with the "
                          "trained chunk reranker (off: plain reciprocal rank fusion).")
 

@@ -27,7 +27,7 @@ def retrieval_service(service: Service) -> Service:
     as `service` has it: uncached, if the caller wants timings that mean something)."""
     deep = service.settings.model_copy(update={"candidates": RETRIEVAL_DEPTH,
                                                "max_k": RETRIEVAL_DEPTH})
-    return Service(deep, service.model())
+    return Service(deep, service.model(), cache=service.cache)
 
 
 def ndcg_at(ranked: list[str], relevant: set[str], k: int) -> float:

@@ -23,7 +23,7 @@ COMMON_SHARE = 0.1  # a query word in more than this share of the chunks is left
 COMMON_MIN_CHUNKS = 500  # ... and in more than this many
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assistant-bm25")
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
-STEMS_KEPT = 200_000  # chunks whose stems a generation keeps (~120 MB at most)
+STEMS_KEPT = 200_000  # chunks whose stems a generation keeps (~120 MB at the default chunk size)
 
 
 def check_query(query: object, settings: Settings) -> str:
@@ -55,7 +55,7 @@ class Retriever:
         self._recent = threading.local()
         # Each chunk's content stems, kept for this generation (its chunks never change): a
         # search stems its 50 reranked chunks, 2.7 ms a search on a 36k-chunk archive, and the
-        # same chunks come back query after query. About 0.6 KB a chunk (STEMS_KEPT at most).
+        # same chunks come back query after query. About 0.6 KB a chunk of 160 words.
         self._stems: dict[int, tuple[str, ...]] = {}
         self._chunks = max(1, reader.manifest.counts.get("chunks", 1))
         self._unseen = math.log((self._chunks + 0.5) / 0.5 + 1.0)  # the IDF of an unseen word

@@ -3,6 +3,7 @@ server and the evaluations all call it, and nothing else below it."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -59,12 +60,15 @@ class Service:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, *,
                  cache: bool = True) -> None:
         """`embedder` is used as given; without one the configured model is loaded on first
-        use, behind an LRU cache of recent texts unless `cache` is off (for timings)."""
+        use, behind an LRU cache of recent texts. `cache` off (for timings) turns that off and
+        keeps no results (`ASSISTANT_RESULT_CACHE`) either."""
         self.settings = settings
         self.embedder = embedder
         self.cache = cache
-        # Timings (cache off) must work every request out: no kept results either.
-        self.index = LiveIndex(settings if cache else settings.model_copy(update={"result_cache": 0}))
+        if not cache:  # timings must work every request out
+            settings = settings.model_copy(update={"result_cache": 0})
+            self.settings = settings
+        self.index = LiveIndex(settings)
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations,
                                            store=self.index.backend.conversations())
@@ -213,9 +217,12 @@ class Service:
                mode: Mode = "hybrid") -> list[ScoredHit]:
         """Hybrid (or dense, or BM25) search over chunks."""
         with self._generation() as gen:
-            hits, _ = gen.results.get(
-                ("search", query, k, _filter_key(filters), mode),
-                lambda: gen.retriever.search(query, k=k, filters=filters, mode=mode))
+            def work() -> list[ScoredHit]:
+                return gen.retriever.search(query, k=k, filters=filters, mode=mode)
+
+            if k is not None and k > self.settings.k:  # deep searches are not kept: their size
+                return work()
+            hits, _ = gen.results.get(("search", query, k, _filter_key(filters), mode), work)
             return hits
 
     def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
@@ -225,7 +232,7 @@ class Service:
             answer, kept = gen.results.get(("ask", question, _filter_key(filters)),
                                            lambda: gen.answerer.ask(question, filters=filters))
         if kept:  # this request's own time, not that of the one that worked it out
-            answer.timings_ms = {"evidence": 0.0, "cached": 1.0,
+            answer.timings_ms = {"cached": 1.0,
                                  "total": round((time.perf_counter() - started) * 1000, 1)}
         return answer
 
@@ -371,7 +378,8 @@ class Service:
 
 
 def _filter_key(filters: Filters | None) -> tuple[Any, ...] | None:
-    """Filters as a key: built by hand, they may hold lists."""
+    """Filters as a key, every field of them (built by hand, they may hold lists)."""
     if not filters:
         return None
-    return (tuple(filters.publishers), tuple(filters.sources), filters.since, filters.until)
+    return tuple(tuple(v) if isinstance(v, list) else v
+                 for v in (getattr(filters, f.name) for f in dataclasses.fields(filters)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-T = TypeVar("T", bound="BaseModel | list[BaseModel]")
+from assistant.models import ScoredHit
+
+T = TypeVar("T")
 
 
 class ResultCache:
@@ -22,7 +24,7 @@ class ResultCache:
             raise ValueError(f"size must be 0 (off) or more, got {size}")
         self.size = size
         self.hits = self.misses = 0
-        self._kept: OrderedDict[Hashable, BaseModel | list[BaseModel]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, work: Callable[[], T]) -> tuple[T, bool]:
@@ -44,10 +46,15 @@ class ResultCache:
                 self._kept[key] = kept
                 while len(self._kept) > self.size:
                     self._kept.popitem(last=False)
-        return _copy(kept), hit  # type: ignore[return-value]
+        return _copy(kept), hit
 
 
-def _copy(value: BaseModel | list[BaseModel]) -> BaseModel | list[BaseModel]:
+def _copy(value: Any) -> Any:
+    """A copy no change of which reaches the kept value."""
     if isinstance(value, list):
-        return [v.model_copy(deep=True) for v in value]
-    return value.model_copy(deep=True)
+        return [_copy(v) for v in value]
+    if isinstance(value, ScoredHit):  # its one mutable field: a shallow copy and that is enough
+        return value.model_copy(update={"scores": dict(value.scores)})
+    if isinstance(value, BaseModel):
+        return value.model_copy(deep=True)
+    raise TypeError(f"cannot keep a {type(value).__name__}")
