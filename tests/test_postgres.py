@@ -208,3 +208,25 @@ def test_feedback_is_kept_in_the_database(pg_settings):
     assert [(f.id, f.rating) for f in store.items()] == [("a1", "up"), ("b2", "down")]
     assert [f.id for f in store.items(rating="down")] == ["b2"]
     assert list(store.items(since="2999-01-01")) == []
+
+
+def test_a_schema_built_again_is_a_new_version(pg_settings, embedder) -> None:
+    """Dropped and ingested again, a schema starts at generation 1 once more (and its chunk ids
+    anew): a running service must still see a new version, or it would keep serving the old
+    generation's kept results and stems."""
+    import time
+
+    import psycopg
+
+    from assistant.index import open_backend
+
+    settings = pg_settings()
+    doc = Document(doc_id="n1", source="n1", text="Tankers waited at the Bosporus for four days.")
+    ingest_documents([doc], settings=settings, embedder=embedder)
+    backend = open_backend(settings)
+    first = backend.version()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {settings.database_schema} CASCADE")
+    time.sleep(1.1)  # built_at is kept to the second
+    ingest_documents([doc], settings=settings, embedder=embedder)
+    assert backend.manifest().generation == 1 and backend.version() != first

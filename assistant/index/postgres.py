@@ -641,9 +641,10 @@ class PostgresBackend:
             return _manifest(c, self.schema)
 
     def version(self) -> object | None:
-        """The live generation number."""
+        """The live generation number and when it was built (a schema dropped and ingested
+        again starts at generation 1 once more: its chunk ids and kept results are new)."""
         m = self.manifest()
-        return m.generation if m is not None else None
+        return (m.generation, m.built_at) if m is not None else None
 
     def reader(self) -> PgReader:
         """A reader (its own connection)."""
