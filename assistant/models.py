@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any, Literal
 
@@ -125,6 +125,11 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.publishers or self.sources or self.since or self.until)
+
+    def key(self) -> tuple[object, ...]:
+        """Every field, hashable (filters built by hand may hold lists): for caches."""
+        return tuple(tuple(v) if isinstance(v, list) else v
+                     for v in (getattr(self, f.name) for f in fields(self)))
 
     @classmethod
     def create(cls, *, publishers: list[str] | None = None, sources: list[str] | None = None,

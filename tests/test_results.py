@@ -39,6 +39,13 @@ def test_keeps_the_newest_and_gives_copies() -> None:
     assert (cache.hits, cache.misses) == (3, 4)
 
 
+def test_filters_key_holds_every_field_and_lists() -> None:
+    by_hand = Filters(sources=["a/"], until="2024-01-01")  # type: ignore[arg-type]
+    assert by_hand.key() == Filters.create(sources=["a/"], until="2024-01-01").key()
+    assert hash(by_hand.key()) and by_hand.key() != Filters.create(sources=["a/"]).key()
+    assert Filters(publishers=("P",)).key() != Filters(sources=("P",)).key()
+
+
 def test_size_zero_works_every_request_out() -> None:
     cache = ResultCache(0)
     calls = []
@@ -121,9 +128,13 @@ def test_kept_stems_give_the_features_stemming_gives(seeds_index, embedder, monk
     stored = retriever.reader.store.sentences([(h.doc_id, h.char_start, h.char_end) for h in hits])
     weights = retriever.query_weights(query)
     fresh = chunk_features(hits, qvec, stored, weights)
-    monkeypatch.setattr(retrieval_module, "STEMS_KEPT", 3)
-    for _ in range(2):  # the second pass reads the kept ones (and starts afresh past 3)
+    for _ in range(2):  # the second pass reads every one back from what the first kept
         kept = [retriever._chunk_stems(h) for h in hits]
         np.testing.assert_array_equal(chunk_features(hits, qvec, stored, weights, stems=kept),
                                       fresh)
+    assert set(retriever._stems) == {h.chunk_id for h in hits}
+    monkeypatch.setattr(retrieval_module, "STEMS_KEPT", 3)  # past the bound: start afresh
+    retriever._stems.clear()
+    kept = [retriever._chunk_stems(h) for h in hits]
+    np.testing.assert_array_equal(chunk_features(hits, qvec, stored, weights, stems=kept), fresh)
     assert 0 < len(retriever._stems) <= 3

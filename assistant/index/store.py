@@ -565,8 +565,7 @@ class Store(DocumentReads):
         last FILTERS_KEPT answers (the read costs tens of ms on a news archive, every search)."""
         if not self.readonly:
             return super().chunk_ids(filters)
-        # Filters built by hand may hold lists: the key is made of tuples.
-        key = (tuple(filters.publishers), tuple(filters.sources), filters.since, filters.until)
+        key = filters.key()
         with self._lock:
             if (kept := self._allowed.get(key)) is not None:
                 self._allowed.move_to_end(key)

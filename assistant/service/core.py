@@ -3,7 +3,6 @@ server and the evaluations all call it, and nothing else below it."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -62,12 +61,11 @@ class Service:
         """`embedder` is used as given; without one the configured model is loaded on first
         use, behind an LRU cache of recent texts. `cache` off (for timings) turns that off and
         keeps no results (`ASSISTANT_RESULT_CACHE`) either."""
+        if not cache:  # timings must work every request out
+            settings = settings.model_copy(update={"result_cache": 0})
         self.settings = settings
         self.embedder = embedder
         self.cache = cache
-        if not cache:  # timings must work every request out
-            settings = settings.model_copy(update={"result_cache": 0})
-            self.settings = settings
         self.index = LiveIndex(settings)
         self.conversations = Conversations(ttl=settings.conversation_ttl_seconds,
                                            capacity=settings.max_conversations,
@@ -222,15 +220,16 @@ class Service:
 
             if k is not None and k > self.settings.k:  # deep searches are not kept: their size
                 return work()
-            hits, _ = gen.results.get(("search", query, k, _filter_key(filters), mode), work)
+            key = ("search", query, k, filters.key() if filters else None, mode)
+            hits, _ = gen.results.get(key, work)
             return hits
 
     def ask(self, question: str, *, filters: Filters | None = None) -> Answer:
         """A quoted, cited answer (or an abstention)."""
         started = time.perf_counter()
         with self._generation() as gen:
-            answer, kept = gen.results.get(("ask", question, _filter_key(filters)),
-                                           lambda: gen.answerer.ask(question, filters=filters))
+            key = ("ask", question, filters.key() if filters else None)
+            answer, kept = gen.results.get(key, lambda: gen.answerer.ask(question, filters=filters))
         if kept:  # this request's own time, not that of the one that worked it out
             answer.timings_ms = {"cached": 1.0,
                                  "total": round((time.perf_counter() - started) * 1000, 1)}
@@ -375,11 +374,3 @@ class Service:
             else:
                 self.index.stale()
         return removed, missing
-
-
-def _filter_key(filters: Filters | None) -> tuple[Any, ...] | None:
-    """Filters as a key, every field of them (built by hand, they may hold lists)."""
-    if not filters:
-        return None
-    return tuple(tuple(v) if isinstance(v, list) else v
-                 for v in (getattr(filters, f.name) for f in dataclasses.fields(filters)))

@@ -38,7 +38,7 @@ class ResultCache:
                 self._kept.move_to_end(key)
                 self.hits += 1
         hit = kept is not None
-        if kept is None:
+        if not hit:
             # Two threads missing together both work: cheaper than holding others up.
             kept = work()
             with self._lock:
