@@ -15,7 +15,8 @@ Used two ways:
 Perturbations (false): a number scaled or shifted, a year or month moved, a named person, place
 or organisation swapped for another of the same kind, the main verb negated (or its negation
 dropped), a modality turned ("in person" → "virtually", "denied" → "admitted", "joined" →
-"refused to join", "rose" → "fell"), doer and receiver swapped. Paraphrases (true): leading
+"refused to join", "rose" → "fell"), a direction turned ("enhances" → "suppresses", "higher"
+→ "lower"), doer and receiver swapped. Paraphrases (true): leading
 connectives and trailing clauses dropped, attribution dropped, numbers written another way
 ("$240 billion" → "240 billion dollars", "3rd" → "third"). Deterministic for a seed.
 """
@@ -57,6 +58,22 @@ _MODAL_SWAPS = {
     "grew": "shrank", "shrank": "grew", "surged": "plunged", "plunged": "surged", "jumped": "dropped",
     "dropped": "jumped", "rises": "falls", "falls": "rises",
 }
+# A change turned the other way ("enhances" → "suppresses", "higher" → "lower"): science and
+# economics state most findings as a direction, and a claim with the direction turned shares
+# almost every word with its source.
+_OPPOSITE_PAIRS = (
+    ("increase", "decrease"), ("increases", "decreases"), ("increasing", "decreasing"),
+    ("increased", "reduced"), ("higher", "lower"), ("enhances", "suppresses"),
+    ("enhanced", "suppressed"), ("promotes", "inhibits"), ("promoted", "inhibited"),
+    ("activates", "inhibits"), ("activated", "inhibited"), ("induces", "prevents"),
+    ("induced", "prevented"), ("improves", "worsens"), ("improved", "worsened"),
+    ("upregulated", "downregulated"), ("upregulates", "downregulates"), ("elevated", "reduced"),
+    ("expanded", "contracted"), ("gained", "lost"),
+    ("strengthened", "weakened"), ("accelerated", "slowed"), ("raised", "lowered"),
+    ("growth", "decline"), ("greater", "smaller"), ("positively", "negatively"),
+)
+_OPPOSITES = {a: b for a, b in _OPPOSITE_PAIRS} | {b: a for a, b in _OPPOSITE_PAIRS
+                                                  if b not in ("inhibits", "reduced")}
 _LEADING = re.compile(r"^(?:(?:Furthermore|Moreover|However|Meanwhile|Also|Besides|In addition|"
                       r"Still|Yet|But|And|So|Indeed|Instead|Nevertheless|Then|Now|Thus|"
                       r"Therefore|Overall|Notably|Separately)\b,?\s+)", re.IGNORECASE)
@@ -143,6 +160,12 @@ def perturbations(doc: Any, rng: random.Random, pools: dict[str, list[str]],
             break
     if (d := _swap_direction(doc)) is not None:
         out.append((d, "direction"))
+    for m in re.finditer(r"[A-Za-z]+", text):
+        turned = _OPPOSITES.get(m.group(0).lower())
+        if turned:
+            turned = turned.capitalize() if m.group(0)[0].isupper() else turned
+            out.append((text[:m.start()] + turned + text[m.end():], "opposite"))
+            break
     picked: dict[str, tuple[str, str]] = {}
     for c, k in out:  # one of each kind per sentence, chosen at random
         if c.strip() != text.strip() and (k not in picked or rng.random() < 0.5):

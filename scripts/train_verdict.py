@@ -14,7 +14,9 @@ detail constraint), labelled by what is true:
   articles left out of that index → not enough info.
 Features are `assistant.claims.verdict.claim_features`; a multinomial logistic regression with
 balanced classes, cross-validated by source (a claim, an article) with the module's rules
-applied, is fitted and written. Deterministic for the same data.
+applied, is fitted and written, with a Platt calibration per verdict fitted on the held-out
+verdicts (so that a confidence reads as how often such a verdict is right). Deterministic for
+the same data.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -152,40 +155,32 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
 
     # Held out by source, with the module's rules; "conflicting" counts as not deciding.
     folds = [(fit(train), test) for train, test in GroupKFold(5).split(x, y, groups)]
+    chosen: list[tuple[str, float]] = [("", 0.0)] * len(y)
+    for model, test in folds:
+        for i in test:
+            chosen[i] = model.choose(x[i])
+    pred = np.array([VERDICTS.index(v) if v in VERDICTS else 2 for v, _ in chosen])
+    right = pred == y
 
-    def held(temperature: float) -> tuple[np.ndarray, np.ndarray]:
-        pred, conf = np.zeros(len(y), int), np.zeros(len(y))
-        for model, test in folds:
-            model.temperature = temperature
-            for i in test:
-                verdict, conf[i] = model.decide_features(x[i])
-                pred[i] = VERDICTS.index(verdict) if verdict in VERDICTS else 2
-        return pred, conf
+    def ece(calibration: dict[str, tuple[float, float]], rows: np.ndarray) -> float:
+        m = VerdictModel(folds[0][0].weights, calibration)
+        return expected_calibration_error([(m.confidence(*chosen[i]), bool(right[i])) for i in rows])
 
-    def ece(pred: np.ndarray, conf: np.ndarray, rows: np.ndarray) -> float:
-        return expected_calibration_error(list(zip(conf[rows].tolist(),
-                                                   (pred[rows] == y[rows]).tolist())))
-
-    temps = [round(t, 2) for t in np.arange(0.5, 4.01, 0.25)]
-    runs = {t: held(t) for t in temps}
-    # Chosen on one half of the sources, read on the other (and the other way round).
+    # Calibration fitted on one half of the sources, read on the other (and the other way round).
     half = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
-    split = []
-    for h in (0, 1):
-        a, b = np.where(half == h)[0], np.where(half != h)[0]
-        t = min(temps, key=lambda t: ece(*runs[t], a))
-        split.append(ece(*runs[t], b))
-    temperature = min(temps, key=lambda t: ece(*runs[t], np.arange(len(y))))
-    pred, conf = runs[temperature]
+    split = [ece(platt(chosen, right, np.where(half == h)[0]), np.where(half != h)[0])
+             for h in (0, 1)]
+    calibration = platt(chosen, right, np.arange(len(y)))
     model = fit(np.arange(len(y)))
-    model.temperature = temperature
+    model.calibration = calibration
+    conf = np.array([model.confidence(*c) for c in chosen])
 
     def f1(mask: np.ndarray) -> float:
         return round(float(f1_score(y[mask], pred[mask], average="macro")), 4)
 
     out = {"features": list(FEATURES), "classes": list(VERDICTS),
            "weights": [[round(float(w), 5) for w in row] for row in model.weights],
-           "temperature": temperature,
+           "calibration": {v: [round(a, 5), round(b, 5)] for v, (a, b) in calibration.items()},
            "trained_on": {"claims": len(y), "scifact": n_sci, "news": n_news,
                           "by_label": {v: int((y == i).sum()) for i, v in enumerate(VERDICTS)}},
            "cross_validated": {"macro_f1": f1(np.ones(len(y), bool)),
@@ -194,10 +189,46 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
                                "news_false_called_supported": int(
                                    ((kind == "news") & (y == 1) & (pred == 0)).sum()),
                                "confidence_ece": round(float(np.mean(split)), 4),
-                               "scifact_confidence_ece": ece(pred, conf, np.where(kind == "scifact")[0]),
-                               "news_confidence_ece": ece(pred, conf, np.where(kind == "news")[0])}}
+                               "scifact_confidence_ece": expected_calibration_error(
+                                   list(zip(conf[kind == "scifact"], right[kind == "scifact"]))),
+                               "news_confidence_ece": expected_calibration_error(
+                                   list(zip(conf[kind == "news"], right[kind == "news"]))),
+                               "reliability": reliability(conf, right)}}
     out_path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: out[k] for k in ("trained_on", "cross_validated")}))
+
+
+def reliability(conf: np.ndarray, right: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """Held-out confidence against accuracy in equal-width bins (the README's curve)."""
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        m = (conf >= lo) & ((conf < hi) | (b == bins - 1))
+        if m.any():
+            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "claims": int(m.sum()),
+                         "confidence": round(float(conf[m].mean()), 3),
+                         "accuracy": round(float(right[m].mean()), 3)})
+    return rows
+
+
+def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray
+          ) -> dict[str, tuple[float, float]]:
+    """Per verdict, (a, b) with P(right) = sigmoid(a * logit(p) + b), fitted on these rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = {}
+    for verdict in sorted({chosen[i][0] for i in rows}):
+        idx = [i for i in rows if chosen[i][0] == verdict]
+        p = np.clip([chosen[i][1] for i in idx], 1e-6, 1 - 1e-6)
+        z = np.log(p / (1 - p)).reshape(-1, 1)
+        r = right[idx]
+        if len(idx) < 10 or r.all() or not r.any():  # too few to fit: the share that was right
+            share = (r.sum() + 1) / (len(r) + 2)
+            out[verdict] = (0.0, float(np.log(share / (1 - share))))
+            continue
+        m = LogisticRegression(C=1.0).fit(z, r)
+        out[verdict] = (float(m.coef_[0, 0]), float(m.intercept_[0]))
+    return out
 
 
 if __name__ == "__main__":

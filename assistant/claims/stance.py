@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from assistant.claims.details import Aligner, Alignment
+from assistant.claims.polarity import claims_effect, direction, null_result, turned
 from assistant.errors import ConfigError, ModelError
 from assistant.text import content_terms, stems
 
@@ -74,12 +75,16 @@ FEATURES = ("bias", "cos", "coverage", "neg_claim_only", "neg_sentence_only", "n
             "detail_number_differs", "detail_name_differs", "detail_number_missing",
             "detail_name_missing", "details_matched", "flip_negation", "flip_modality",
             "flip_direction", "hedge_sentence_only", "cov_x_differs", "cov_x_flip",
-            "cov_x_missing", "cos_x_missing")
+            "cov_x_missing", "cos_x_missing",
+            # which way each side points, and null results (assistant.claims.polarity)
+            "direction_conflict", "direction_agree", "null_claim_only", "null_sentence_only",
+            "cov_x_direction_conflict", "turned_words")
 
 
 CONTRADICTION_CUES = ("neg_claim_only", "neg_sentence_only", "denial_sentence_only", "antonym",
                       "num_mismatch", "detail_number_differs", "detail_name_differs",
-                      "flip_negation", "flip_modality", "flip_direction")
+                      "flip_negation", "flip_modality", "flip_direction", "direction_conflict",
+                      "null_claim_only", "turned_words")
 _HEDGE = re.compile(r"\b(?:may|might|could|possibly|perhaps|reportedly|allegedly|likely|"
                     r"unlikely|suggests?|suggested|appears?|seems?|potential(?:ly)?|expected)\b",
                     re.IGNORECASE)
@@ -164,6 +169,8 @@ def pair_features(claim: str, sentence: str, cos: float, alignment: Alignment) -
     differs = max(num_differs, name_differs)
     missing = max(num_missing, name_missing)
     hedge = float(bool(_HEDGE.search(sentence)) and not _HEDGE.search(claim))
+    turn = direction(claim) * direction(sentence)
+    null_c, null_s = null_result(claim), null_result(sentence)
     return np.array([1.0, cos, coverage, neg_c_only, neg_s_only, float(neg_c and neg_s),
                      float(den_c and not den_s), den_s_only, antonym, num_match, num_mismatch,
                      names_missing, coverage * neg_c_only, coverage * neg_s_only,
@@ -171,7 +178,10 @@ def pair_features(claim: str, sentence: str, cos: float, alignment: Alignment) -
                      num_differs, name_differs, num_missing, name_missing,
                      min(len(a.matched), 3) / 3, float("negation" in flips),
                      float("modality" in flips), float("direction" in flips), hedge,
-                     coverage * differs, coverage * flip_any, coverage * missing, cos * missing])
+                     coverage * differs, coverage * flip_any, coverage * missing, cos * missing,
+                     float(turn < 0), float(turn > 0), float(null_c and not null_s),
+                     float(null_s and not null_c and claims_effect(claim)),
+                     coverage * float(turn < 0), float(turned(claim, sentence))])
 
 
 class FeatureVerifier:
