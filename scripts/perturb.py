@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant.claims.details import DEFAULT_MODEL, _parse_number  # noqa: E402
+from assistant.claims.polarity import negated_before  # noqa: E402
 from assistant.text import sentence_spans  # noqa: E402
 
 _ORDINAL_WORDS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth "
@@ -66,11 +67,11 @@ _OPPOSITE_PAIRS = (
     ("increased", "reduced"), ("higher", "lower"), ("enhances", "suppresses"),
     ("enhanced", "suppressed"), ("promotes", "inhibits"), ("promoted", "inhibited"),
     ("activates", "inhibits"), ("activated", "inhibited"), ("induces", "prevents"),
-    ("induced", "prevented"), ("improves", "worsens"), ("improved", "worsened"),
-    ("upregulated", "downregulated"), ("upregulates", "downregulates"), ("elevated", "reduced"),
-    ("expanded", "contracted"), ("gained", "lost"),
-    ("strengthened", "weakened"), ("accelerated", "slowed"), ("raised", "lowered"),
-    ("growth", "decline"), ("greater", "smaller"), ("positively", "negatively"),
+    ("induced", "prevented"), ("upregulated", "downregulated"),
+    ("upregulates", "downregulates"), ("elevated", "reduced"), ("expanded", "contracted"),
+    ("gained", "lost"), ("strengthened", "weakened"), ("accelerated", "slowed"),
+    ("raised", "lowered"), ("growth", "decline"), ("greater", "smaller"),
+    ("positively", "negatively"),
 )
 _OPPOSITES = {a: b for a, b in _OPPOSITE_PAIRS} | {b: a for a, b in _OPPOSITE_PAIRS
                                                   if b not in ("inhibits", "reduced")}
@@ -162,7 +163,8 @@ def perturbations(doc: Any, rng: random.Random, pools: dict[str, list[str]],
         out.append((d, "direction"))
     for m in re.finditer(r"[A-Za-z]+", text):
         turned = _OPPOSITES.get(m.group(0).lower())
-        if turned:
+        # "did not increase" → "did not decrease" need not be false: leave negated words alone.
+        if turned and not negated_before(text, m.start()):
             turned = turned.capitalize() if m.group(0)[0].isupper() else turned
             out.append((text[:m.start()] + turned + text[m.end():], "opposite"))
             break

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import sys
+
 import numpy as np
 import pytest
 
 from assistant.claims.details import Alignment
-from assistant.claims.polarity import claims_effect, direction, null_result, turned
+from assistant.claims.polarity import (
+    NEGATION_REACH,
+    claims_effect,
+    direction,
+    null_result,
+    turned,
+)
 from assistant.claims.stance import CONTRADICTION_CUES, FEATURES, pair_features
+
+from .conftest import REPO
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -24,9 +35,26 @@ def test_direction(text: str, expected: int) -> None:
     assert direction(text) == expected
 
 
-def test_a_far_negation_does_not_turn_the_direction() -> None:
-    # "not" governs "confirmed", five words before "increase": the finding still points up.
-    assert direction("The study did not confirm earlier doubts that exports increase.") == 1
+def test_a_negation_reaches_four_words_within_its_clause_and_turns_one_word() -> None:
+    assert NEGATION_REACH == 4
+    assert direction("Sales did not in the end increase.") == -1     # the fourth word on
+    assert direction("Sales did not in the end really increase.") == 1  # the fifth
+    assert direction("Exports did not fall; they rose sharply.") == 1  # not into the next clause
+    assert direction("It did not rise, and costs fell.") == -1
+    assert direction("Protein activity was reduced.") == -1  # "activity" is no "activation"
+
+
+def test_every_opposite_that_perturb_makes_is_seen_as_turned() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    import perturb
+
+    for word, opposite in perturb._OPPOSITES.items():
+        assert turned(f"The treatment {word} the level.", f"The treatment {opposite} the level."), \
+            (word, opposite)
+    # A negated direction word is left alone: "did not decrease" need not be false.
+    doc = perturb.load_nlp()("The new policy did not increase exports to Canada in 2022.")
+    kinds = {k for _, k in perturb.perturbations(doc, random.Random(1), {}, "")}
+    assert "opposite" not in kinds
 
 
 def test_turned_reads_only_the_words_that_differ() -> None:
@@ -42,6 +70,9 @@ def test_turned_reads_only_the_words_that_differ() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("There was no significant difference in mortality between the groups.", True),
+    ("Blood pressure didn't change.", True),
+    ("Not only did sales increase, profits rose too.", False),
+    ("No prior treatment had been given; the dose significantly increased uptake.", False),
     ("Vitamin D was not associated with fracture risk.", True),
     ("Blood pressure remained unchanged after treatment.", True),
     ("Blood pressure fell after treatment.", False),

@@ -6,8 +6,9 @@ A claim that says something went up, against a sentence about the same thing say
 down, is a contradiction that shares almost every word with its evidence: "Antiretroviral
 therapy increases rates of tuberculosis" against "... is associated with a reduction in the
 incidence of tuberculosis". The stance model reads these as features; they were measured on
-SciFact's rationale sentences, where a direction conflict is 3.8 times as common in
-contradicting pairs as in supporting ones (`scripts/train_stance.py` retrains with them).
+SciFact's rationale sentences, where a direction conflict is 3.9 times as common in
+contradicting pairs as in supporting ones (`scripts/train_stance.py` retrains with them). Where
+both say "more ... hikes", `turned` compares only the words where they differ.
 """
 
 from __future__ import annotations
@@ -17,40 +18,43 @@ from functools import cache
 
 from assistant.text import stems
 
-_UP = (
-    "increase increases increased increasing rise rises rose risen rising raise raises raised "
-    "high higher more greater larger enhance enhances enhanced enhancement elevate elevates "
-    "elevated elevation promote promotes promoted activate activates activated activation "
-    "induce induces induced induction stimulate stimulates stimulated stimulation upregulate "
-    "upregulates upregulated upregulation boost boosts boosted improve improves improved "
-    "improvement accelerate accelerates accelerated expand expands expanded expansion gain "
-    "gains gained grow grows grew growth augment augments augmented amplify amplifies amplified "
-    "strengthen strengthens strengthened positive positively exacerbate exacerbates exacerbated "
-    "worsen worsens worsened abundant excess excessive surge surged soar soared jump jumped "
-    "hike hiked climb climbed"
-)
-_DOWN = (
-    "decrease decreases decreased decreasing reduce reduces reduced reducing reduction decline "
-    "declines declined fall falls fell fallen drop drops dropped low lower lowers lowered less "
-    "fewer smaller diminish diminishes diminished suppress suppresses suppressed suppression "
-    "inhibit inhibits inhibited inhibition repress represses repressed repression attenuate "
-    "attenuates attenuated impair impairs impaired impairment block blocks blocked prevent "
-    "prevents prevented prevention deactivate deactivates deactivated downregulate "
-    "downregulates downregulated downregulation weaken weakens weakened shrink shrinks shrank "
-    "loss lose loses lost negative negatively scarce slow slows slowed lessen lessens lessened "
-    "abolish abolishes abolished eliminate eliminates eliminated deplete depletes depleted "
-    "depletion deficient deficiency plunge plunged slump slumped cut cuts slash slashed"
-)
-_WORD = re.compile(r"[A-Za-z]+(?:['’]t)?")
+# Matched by stem, so that "reductions" and "lowering" count as well; magnitude, not valence:
+# "worsens" (more severe) is in neither.
+_UP = frozenset("""
+    increase increases increased increasing rise rises rose risen rising raise raises raised
+    high higher highest more greater larger enhance enhances enhanced enhancement enhancing
+    elevate elevates elevated elevation promote promotes promoted promoting activate activates
+    activated activation activating induce induces induced induction inducing stimulate
+    stimulates stimulated stimulation stimulating upregulate upregulates upregulated
+    upregulation boost boosts boosted improve improves improved improvement improving
+    accelerate accelerates accelerated acceleration expand expands expanded expansion gain
+    gains gained grow grows grew grown growth augment augments augmented amplify amplifies
+    amplified amplification strengthen strengthens strengthened positive positively abundant
+    excess excessive surge surges surged soar soars soared jump jumps jumped hike hikes hiked
+    climb climbs climbed""".split())
+_DOWN = frozenset("""
+    decrease decreases decreased decreasing reduce reduces reduced reducing reduction decline
+    declines declined declining fall falls fell fallen falling drop drops dropped low lower
+    lowers lowered lowest less fewer smaller diminish diminishes diminished suppress suppresses
+    suppressed suppression suppressing inhibit inhibits inhibited inhibition inhibiting repress
+    represses repressed repression attenuate attenuates attenuated attenuation impair impairs
+    impaired impairment block blocks blocked prevent prevents prevented prevention deactivate
+    deactivates deactivated downregulate downregulates downregulated downregulation weaken
+    weakens weakened shrink shrinks shrank shrunk contract contracts contracted contraction
+    loss lose loses lost negative negatively scarce slow slows slowed lessen lessens lessened
+    abolish abolishes abolished eliminate eliminates eliminated deplete depletes depleted
+    depletion deficient deficiency plunge plunges plunged slump slumps slumped cut cuts slash
+    slashed""".split())
+_TOKEN = re.compile(r"[A-Za-z]+(?:['’]t)?|[,;:]")
 _NEGATORS = frozenset("not no never neither nor without cannot fail fails failed unable".split())
-NEGATION_REACH = 4  # a negation turns a direction word at most this many words after it
-# "no significant difference", "did not change", "was not associated", "unchanged".
+NEGATION_REACH = 4  # a negation turns the first direction word at most this many words on
+# "no significant difference", "did not change", "wasn't associated", "unchanged"; not "not
+# only ... increased" (the negator must sit at most two words before what it negates).
 _NULL = re.compile(
-    r"\b(?:no|not|nor|neither)\b[^.;]{0,40}\b(?:significant(?:ly)?|differ\w*|change\w*|effect\w*|"
-    r"associat\w*|affect\w*|impact\w*|alter\w*|improv\w*|reduc\w*|increas\w*|benefit\w*|"
-    r"correlat\w*|influenc\w*)|\b(?:did|does|do|was|were|is|are)\s+not\s+(?:significantly\s+)?"
-    r"(?:differ|change|affect|alter|improve|reduce|increase|influence|associated|correlated)|"
-    r"\bunchanged\b|\bsimilar\b[^.;]{0,30}\bbetween\b|\bcomparable\b|\bnon-?significant",
+    r"(?:\b(?:no|not|never)|n['’]t)\s+(?!only\b)(?:[\w-]+\s+){0,2}?(?:significant(?:ly)?|"
+    r"differ\w*|change\w*|effect\w*|associat\w*|affect\w*|impact\w*|alter\w*|improv\w*|"
+    r"reduc\w*|increas\w*|benefit\w*|correlat\w*|influenc\w*)\b|\bunchanged\b|"
+    r"\bnon-?significant\b",
     re.IGNORECASE)
 # What a claim of an effect says: a null result in its evidence speaks against it.
 _EFFECT = re.compile(
@@ -59,42 +63,65 @@ _EFFECT = re.compile(
     r"lower|more|less|better|worse|benefit\w*)\b", re.IGNORECASE)
 
 
+# Words whose stems collide with a direction word's but that point nowhere ("activity" with
+# "activation", "position" with "positive", "highly" with "high").
+_NOT_DIRECTION = frozenset("""
+    active actively activity activities position positions positioned highly lowly
+    blocking""".split())
+
+
 @cache
-def _lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    """The up and down words as stems ("reduction" and "reduces" both "reduc")."""
-    return frozenset(stems(_UP.split())), frozenset(stems(_DOWN.split()))
+def _stem_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(stems(sorted(_UP))), frozenset(stems(sorted(_DOWN)))
+
+
+def _sign(word: str) -> int:
+    if word in _NOT_DIRECTION:
+        return 0
+    up, down = _stem_lexicon()
+    s = stems([word])[0]
+    return (s in up) - (s in down)
 
 
 def direction(text: str) -> int:
     """+1 when the text says up, -1 down, 0 neither or both equally."""
-    up, down = _lexicon()
-    words = [w.lower() for w in _WORD.findall(text)]
-    total = 0
-    for i, s in enumerate(stems(words)):
-        d = (s in up) - (s in down)
-        if d and any(w in _NEGATORS or w.endswith(("n't", "n’t"))
-                     for w in words[max(0, i - NEGATION_REACH): i]):
-            d = -d
+    total, reach = 0, 0
+    for token in _TOKEN.findall(text):
+        word = token.lower()
+        if word in ",;:":  # a negation does not reach into the next clause
+            reach = 0
+            continue
+        d = _sign(word)
+        if d and reach:
+            d, reach = -d, 0  # a negation turns the first direction word after it
+        elif word in _NEGATORS or word.endswith(("n't", "n’t")):
+            reach = NEGATION_REACH + 1
+        reach = max(0, reach - 1)
         total += d
     return (total > 0) - (total < 0)
 
 
 def turned(claim: str, sentence: str) -> bool:
-    """The words where the two differ point opposite ways: "inflation stays reduced" against
-    "inflation stays elevated" (both also say "more ... hikes", so their whole directions agree)."""
-    a = {w.lower() for w in _WORD.findall(claim)}
-    b = {w.lower() for w in _WORD.findall(sentence)}
-    sa, sb = dict(zip(stems(list(a)), a)), dict(zip(stems(list(b)), b))
-    only_a = " ".join(sa[k] for k in sa.keys() - sb.keys())
-    only_b = " ".join(sb[k] for k in sb.keys() - sa.keys())
-    return _sign(only_a) * _sign(only_b) < 0
+    """The words where the two differ point opposite ways ("stays reduced" / "stays elevated")."""
+    a = {t.lower() for t in _TOKEN.findall(claim)}
+    b = {t.lower() for t in _TOKEN.findall(sentence)}
+    return _total(a - b) * _total(b - a) < 0
 
 
-def _sign(words: str) -> int:
-    """Up minus down over bare words, as a sign (no negation: `turned` compares word sets)."""
-    up, down = _lexicon()
-    total = sum((s in up) - (s in down) for s in stems(words.split()))
-    return (total > 0) - (total < 0)
+def _total(words: set[str]) -> int:
+    t = sum(_sign(w) for w in words)
+    return (t > 0) - (t < 0)
+
+
+def negated_before(text: str, start: int) -> bool:
+    """A negation within NEGATION_REACH words before `start`, in the same clause."""
+    words = _TOKEN.findall(text[:start])[-NEGATION_REACH:]
+    for w in reversed(words):
+        if w in ",;:":
+            return False
+        if w.lower() in _NEGATORS or w.lower().endswith(("n't", "n’t")):
+            return True
+    return False
 
 
 def null_result(text: str) -> bool:

@@ -48,8 +48,7 @@ def claim_features(evidence: list[Evidence], supporting: int, refuting: int) -> 
 
 
 class VerdictModel:
-    """Multinomial logistic weights over FEATURES, read from the JSON the training script writes,
-    with a calibration per verdict."""
+    """Multinomial logistic weights over FEATURES and a calibration per verdict (the JSON file)."""
 
     def __init__(self, weights: np.ndarray,
                  calibration: dict[str, tuple[float, float]] | None = None) -> None:
@@ -102,11 +101,17 @@ class VerdictModel:
         q = np.where(allowed, p, 0.0)
         verdict = VERDICTS[int(np.argmax(q))]
         if verdict == "supported" and x[FEATURES.index("detail_refutes")] > 0:
-            return "conflicting", float(p[0] + p[1])
+            return "conflicting", float(1.0 - p[0])  # that the claim is not established
         return verdict, float(p[VERDICTS.index(verdict)])
 
     def confidence(self, verdict: str, p: float) -> float:
         """How often such a verdict was right, from the model's probability for it."""
-        a, b = self.calibration.get(verdict, (1.0, 0.0))
-        p = min(max(p, 1e-6), 1 - 1e-6)
-        return float(1.0 / (1.0 + np.exp(-(a * np.log(p / (1 - p)) + b))))
+        # A verdict never given on held-out claims has no calibration: its raw probability.
+        return calibrated(p, self.calibration.get(verdict, (1.0, 0.0)))
+
+
+def calibrated(p: float, ab: tuple[float, float]) -> float:
+    """Platt scaling: sigmoid(a * logit(p) + b)."""
+    a, b = ab
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(1.0 / (1.0 + np.exp(-(a * np.log(p / (1 - p)) + b))))
