@@ -176,6 +176,20 @@ def write_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+# The kinds `auto` moves through as an index grows (sq8 only where set by hand).
+_AUTO_ORDER = ("flat", "sq8", "fp16", "ivf-sq8")
+
+
+def target_kind(setting: str, current: str, chunks: int) -> str | None:
+    """The kind a generation's vectors are re-encoded to at commit, None to keep `current`:
+    the kind set by hand, or under `auto` fp16 up to COMPRESS_ABOVE chunks and ivf-sq8 above,
+    never back down the way (a flat index of an older version moves to fp16 once)."""
+    if setting != "auto":
+        return setting if setting != current else None
+    want = "ivf-sq8" if chunks > COMPRESS_ABOVE else "fp16"
+    return want if _AUTO_ORDER.index(want) > _AUTO_ORDER.index(current) else None
+
+
 class IndexWriter:
     """Builds the next generation; `commit()` makes it live, anything else leaves no trace."""
 
@@ -201,8 +215,9 @@ class IndexWriter:
             if old is not None:
                 shutil.copyfile(root / old.store_file, store_path)
                 self.vectors = VectorIndex.load(root / old.vectors_file)
-            else:
-                self.vectors = VectorIndex(dim)
+            else:  # the kinds that need training start flat and are converted at commit
+                self.vectors = VectorIndex(
+                    dim, kind="fp16" if vector_index in ("auto", "fp16") else "flat")
             self.store = Store(store_path, readonly=False)
             self.previous = old
         except BaseException:
@@ -230,11 +245,8 @@ class IndexWriter:
         self.store.close()
         _fsync(self.root / self.manifest.store_file)
         n = self.manifest.counts["chunks"]
-        want = self.vector_index if self.vector_index != "auto" else (
-            "ivf-sq8" if n > COMPRESS_ABOVE else "flat")
-        if want != self.vectors.kind and (self.vector_index != "auto" or want != "flat"):
-            # Re-encode (and train) once, when the setting changes or the index grows past the
-            # size `auto` compresses at; never back to flat by itself.
+        want = target_kind(self.vector_index, self.vectors.kind, n)
+        if want is not None:
             self.vectors = self.vectors.converted(want)
         self.vectors.save(self.root / self.manifest.vectors_file)
         if len(self.vectors) != self.manifest.counts["chunks"]:

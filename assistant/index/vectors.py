@@ -1,9 +1,11 @@
 """The FAISS vector index over normalised vectors, keyed by chunk id.
 
-Kinds (ASSISTANT_VECTOR_INDEX): `flat` (exact inner product, 1,536 bytes a chunk), `sq8` (8-bit
-scalar quantised, exhaustive, ~4x smaller), `ivf-sq8` (inverted lists over SQ8: probes a
-fraction of the lists, much faster at millions of chunks, recall measured by bench/large.py).
-`auto` keeps `flat` up to COMPRESS_ABOVE chunks and switches a generation to `ivf-sq8` above it.
+Kinds (ASSISTANT_VECTOR_INDEX): `flat` (exact inner product, 1,536 bytes a chunk), `fp16`
+(16-bit floats, exhaustive, 768 bytes a chunk: scores within 1e-4 of flat's, and a search scans
+half the memory), `sq8` (8-bit scalar quantised, exhaustive, ~4x smaller), `ivf-sq8` (inverted
+lists over SQ8: probes a fraction of the lists, much faster at millions of chunks, recall
+measured by bench/large.py). `auto` keeps `fp16` up to COMPRESS_ABOVE chunks and switches a
+generation to `ivf-sq8` above it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def _faiss() -> Any:
     return faiss
 
 
-KINDS = ("flat", "sq8", "ivf-sq8")
+KINDS = ("flat", "fp16", "sq8", "ivf-sq8")
 COMPRESS_ABOVE = 1_000_000  # chunks; `auto` switches to ivf-sq8 above this (see bench/large.py)
 NPROBE_SHARE = 1 / 64  # share of inverted lists probed per query
 EXACT_FILTERED = 20_000  # filtered IVF searches over at most this many chunks score each one
@@ -48,6 +50,10 @@ class VectorIndex:
             self._index = index
         elif kind == "flat":
             self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif kind == "fp16":  # needs no training: each float is stored at half precision
+            half = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT)
+            self._index = faiss.IndexIDMap2(half)
         elif kind == "sq8":
             sq = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
                                             faiss.METRIC_INNER_PRODUCT)
@@ -68,13 +74,15 @@ class VectorIndex:
 
     @property
     def kind(self) -> str:
-        """flat, sq8 or ivf-sq8."""
+        """flat, fp16, sq8 or ivf-sq8."""
         faiss = _faiss()
         inner = self._index.index if hasattr(self._index, "id_map") else self._index
         inner = faiss.downcast_index(inner)
         if isinstance(inner, faiss.IndexIVF):
             return "ivf-sq8"
-        return "sq8" if isinstance(inner, faiss.IndexScalarQuantizer) else "flat"
+        if isinstance(inner, faiss.IndexScalarQuantizer):
+            return "fp16" if inner.sq.qtype == faiss.ScalarQuantizer.QT_fp16 else "sq8"
+        return "flat"
 
     def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of everything stored (decoded, for compressed kinds)."""
