@@ -414,6 +414,20 @@ def expected_calibration_error(rows: list[tuple[float, bool]], *, bins: int = 10
     return round(total, 4)
 
 
+def reliability(rows: list[tuple[float, bool]], *, bins: int = 10, what: str = "pairs"
+                ) -> list[dict[str, Any]]:
+    """Confidence against accuracy in equal-width bins, as ECE bins them (the README's curves)."""
+    out = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        part = [(c, ok) for c, ok in rows if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if part:
+            out.append({"bin": f"{lo:.1f}-{hi:.1f}", what: len(part),
+                        "confidence": round(sum(c for c, _ in part) / len(part), 3),
+                        "accuracy": round(sum(ok for _, ok in part) / len(part), 3)})
+    return out
+
+
 def claims_gate_failures(result: dict[str, Any]) -> list[str]:
     """Why the seeds claims results fail CI's bar: fewer than 6 of 7 right (scaled)."""
     fails = []

@@ -56,7 +56,7 @@ from assistant.claims.stance import (  # noqa: E402
 )
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
-from assistant.eval import expected_calibration_error  # noqa: E402
+from assistant.eval import expected_calibration_error, reliability  # noqa: E402
 
 SCIFACT_LABEL = {"SUPPORT": "supports", "CONTRADICT": "refutes"}
 Pair = tuple[str, str, str, str]  # claim, sentence, stance, source group
@@ -263,7 +263,8 @@ def main() -> None:
             "ece": round(float(np.mean(split_ece)), 4),
             "scifact_ece": ece(final, np.where(kind == "scifact")[0]),
             "made_ece": ece(final, np.where(kind == "made")[0]),
-            "reliability": reliability(final, y),
+            "reliability": reliability(list(zip(final.max(axis=1).tolist(),
+                                                (final.argmax(axis=1) == y).tolist()))),
         },
     }
     args.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -276,20 +277,6 @@ class Constraint:
 
     blocks_support: bool
     contradicts: bool
-
-
-def reliability(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
-    """Confidence against accuracy in equal-width bins (the README's curve)."""
-    conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
-    rows = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        m = (conf >= lo) & ((conf < hi) | (b == bins - 1))
-        if m.any():
-            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "pairs": int(m.sum()),
-                         "confidence": round(float(conf[m].mean()), 3),
-                         "accuracy": round(float(right[m].mean()), 3)})
-    return rows
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -51,7 +50,11 @@ from assistant.claims.verdict import (  # noqa: E402
 )
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
-from assistant.eval import expected_calibration_error, scifact_claim_label  # noqa: E402
+from assistant.eval import (  # noqa: E402
+    expected_calibration_error,
+    reliability,
+    scifact_claim_label,
+)
 from assistant.index import IndexReader  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
 from assistant.search import Retriever  # noqa: E402
@@ -203,22 +206,10 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
                                "confidence_ece": ece(np.arange(len(y))),
                                "scifact_confidence_ece": ece(np.where(kind == "scifact")[0]),
                                "news_confidence_ece": ece(np.where(kind == "news")[0]),
-                               "reliability": reliability(conf, right)}}
+                               "reliability": reliability(
+                                   list(zip(conf.tolist(), right.tolist())), what="claims")}}
     out_path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: out[k] for k in ("trained_on", "cross_validated")}))
-
-
-def reliability(conf: np.ndarray, right: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
-    """Held-out confidence against accuracy in equal-width bins (the README's curve)."""
-    rows = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        m = (conf >= lo) & ((conf < hi) | (b == bins - 1))
-        if m.any():
-            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "claims": int(m.sum()),
-                         "confidence": round(float(conf[m].mean()), 3),
-                         "accuracy": round(float(right[m].mean()), 3)})
-    return rows
 
 
 def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray
