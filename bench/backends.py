@@ -8,7 +8,7 @@
    embedded index embedding locally, the same embedding on Ray with 1 and 2 workers (a local
    two-node cluster is started unless --ray names one), and PostgreSQL + pgvector as the store.
 2. Vector search over --vectors chunk vectors (the ingested chunks' real vectors, extended with
-   noisy copies of them to reach the count): FAISS flat (exact, the embedded default) against
+   noisy copies of them to reach the count): FAISS flat (exact; the embedded default is fp16) against
    pgvector HNSW (m 16, ef_construction 64) at two ef_search settings: p50/p99 of one query at a
    time, recall@10 against the exact neighbours, and bytes per vector on disk.
 3. Disk per chunk of the embedded index (SQLite + FAISS files) and of the PostgreSQL schema

@@ -15,8 +15,8 @@ hours here. So the smallest size is ingested twice, end to end with the real mod
 with a stand-in embedder (random unit vectors, no model); the difference gives the embedding
 seconds per chunk. The larger sizes are ingested with the stand-in, and their build seconds are
 the measured rest plus that rate times their chunks (`build_s` says which part is which).
-Exact FAISS search costs the same whatever the vectors hold, which is what the default index
-kind does up to 1M chunks.
+Exhaustive FAISS search costs the same whatever the vectors hold, which is what the default
+index kind (fp16) does up to 1M chunks.
 
 Queries: the archive's questions, embedded by the real model without a cache, one at a time
 through a `Service`, after the keyword postings are read (a server's steady state; above

@@ -4,10 +4,10 @@
 
 Synthetic vectors stand in for chunk embeddings (384 dimensions, unit length, drawn around 2,000
 random topic centres so that neighbourhoods look like real text's rather than uniform noise).
-For each kind the project can build (`flat`: exact; `sq8`: 8-bit scalar quantised, exhaustive;
-`ivf-sq8`: inverted lists over SQ8, probing a fraction of them) it reports the bytes per chunk
-of the saved index, p50/p99 latency of single queries on one thread (as the service runs them),
-and recall@10 against exact search. One JSON line on stdout; about 5 minutes at 1M on 2 cores.
+For each kind the project can build (`flat`: exact; `fp16`: half precision, exhaustive; `sq8`:
+8-bit scalar quantised, exhaustive; `ivf-sq8`: inverted lists over SQ8, probing a fraction of
+them) it reports the bytes per chunk of the saved index, p50/p99 latency of single queries on
+one thread (as the service runs them), and recall@10 against exact search. One JSON line on stdout; about 5 minutes at 1M on 2 cores.
 """
 
 from __future__ import annotations

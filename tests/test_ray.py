@@ -75,8 +75,10 @@ def _vectors(settings) -> tuple[dict[tuple[str, int], np.ndarray], dict]:
 
 
 def test_a_ray_ingest_writes_what_a_local_ingest_writes(ray_cluster, embedder, tmp_path):
-    local = load_settings(index=tmp_path / "local")
-    remote = load_settings(index=tmp_path / "ray")
+    # Exact vectors (flat), so that the two ingests' vectors compare to 1e-5, not to the
+    # rounding of the default's half precision.
+    local = load_settings(index=tmp_path / "local", vector_index="flat")
+    remote = load_settings(index=tmp_path / "ray", vector_index="flat")
     ingest([CORPUS], settings=local, embedder=embedder, progress=False)
     report = ingest([CORPUS], settings=remote, embedder=embedder, progress=False,
                     ray_address=ray_cluster, ray_workers=2)

@@ -61,15 +61,16 @@ def test_half_precision_ranks_as_flat_does() -> None:
 
 def test_auto_moves_up_the_kinds_and_never_back_down(monkeypatch: Any) -> None:
     """A flat index (built before fp16 was the default) is re-encoded once at its next write
-    under `auto`; ivf-sq8 past the size limit, and never brought back down; a kind set by hand
-    is kept or converted to."""
+    under `auto`; ivf-sq8 past the size limit, and never brought back down; a hand-set sq8 is
+    kept; a kind set by hand is kept or converted to."""
     monkeypatch.setattr(index_module, "COMPRESS_ABOVE", 100)
     target = index_module.target_kind
     assert target("auto", "flat", 10) == "fp16"
     assert target("auto", "fp16", 10) is None
     assert target("auto", "fp16", 101) == "ivf-sq8"
     assert target("auto", "ivf-sq8", 10) is None
-    assert target("auto", "sq8", 10) == "fp16"
+    assert target("auto", "sq8", 10) is None  # a hand-set sq8 is not doubled back to fp16
+    assert target("auto", "sq8", 101) == "ivf-sq8"
     assert target("flat", "fp16", 10) == "flat" and target("sq8", "sq8", 10) is None
 
 

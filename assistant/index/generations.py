@@ -176,8 +176,9 @@ def write_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-# The kinds `auto` moves through as an index grows (sq8 only where set by hand).
-_AUTO_ORDER = ("flat", "sq8", "fp16", "ivf-sq8")
+# The kinds `auto` moves an index up through as it grows; a hand-set sq8 stays as it is
+# (decoding 8-bit vectors into fp16 would double the size and gain no precision).
+_AUTO_ORDER = ("flat", "fp16", "ivf-sq8")
 
 
 def target_kind(setting: str, current: str, chunks: int) -> str | None:
@@ -187,6 +188,8 @@ def target_kind(setting: str, current: str, chunks: int) -> str | None:
     if setting != "auto":
         return setting if setting != current else None
     want = "ivf-sq8" if chunks > COMPRESS_ABOVE else "fp16"
+    if current not in _AUTO_ORDER:  # sq8, set by hand: only past the size limit
+        return want if want == "ivf-sq8" else None
     return want if _AUTO_ORDER.index(want) > _AUTO_ORDER.index(current) else None
 
 
