@@ -10,6 +10,7 @@ import json
 import math
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from assistant.claims import STANCE_MIN, held_out
@@ -399,33 +400,30 @@ def run_scifact_check(folder: Path, service: Service, *, limit: int | None = Non
     }
 
 
-def expected_calibration_error(rows: list[tuple[float, bool]], *, bins: int = 10) -> float | None:
-    """ECE: the mean gap between confidence and accuracy over equal-width bins, by weight."""
-    if not rows:
-        return None
-    total = 0.0
+def _binned(rows: list[tuple[float, bool]], bins: int
+            ) -> Iterator[tuple[float, float, int, float, float]]:
+    """(lo, hi, count, mean confidence, accuracy) of each non-empty equal-width bin."""
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
         part = [(c, ok) for c, ok in rows if lo <= c < hi or (b == bins - 1 and c == 1.0)]
         if part:
-            conf = sum(c for c, _ in part) / len(part)
-            acc = sum(ok for _, ok in part) / len(part)
-            total += len(part) / len(rows) * abs(conf - acc)
-    return round(total, 4)
+            yield (lo, hi, len(part), sum(c for c, _ in part) / len(part),
+                   sum(ok for _, ok in part) / len(part))
+
+
+def expected_calibration_error(rows: list[tuple[float, bool]], *, bins: int = 10) -> float | None:
+    """ECE: the mean gap between confidence and accuracy over equal-width bins, by weight."""
+    if not rows:
+        return None
+    return round(sum(n / len(rows) * abs(conf - acc)
+                     for _, _, n, conf, acc in _binned(rows, bins)), 4)
 
 
 def reliability(rows: list[tuple[float, bool]], *, bins: int = 10, what: str = "pairs"
                 ) -> list[dict[str, Any]]:
     """Confidence against accuracy in equal-width bins, as ECE bins them (the README's curves)."""
-    out = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        part = [(c, ok) for c, ok in rows if lo <= c < hi or (b == bins - 1 and c == 1.0)]
-        if part:
-            out.append({"bin": f"{lo:.1f}-{hi:.1f}", what: len(part),
-                        "confidence": round(sum(c for c, _ in part) / len(part), 3),
-                        "accuracy": round(sum(ok for _, ok in part) / len(part), 3)})
-    return out
+    return [{"bin": f"{lo:.1f}-{hi:.1f}", what: n, "confidence": round(conf, 3),
+             "accuracy": round(acc, 3)} for lo, hi, n, conf, acc in _binned(rows, bins)]
 
 
 def claims_gate_failures(result: dict[str, Any]) -> list[str]:

@@ -73,6 +73,7 @@ _OPPOSITE_PAIRS = (
     ("raised", "lowered"), ("growth", "decline"), ("greater", "smaller"),
     ("positively", "negatively"),
 )
+# Turned back as well, except "inhibits" and "reduced": each is the opposite of two words.
 _OPPOSITES = {a: b for a, b in _OPPOSITE_PAIRS} | {b: a for a, b in _OPPOSITE_PAIRS
                                                   if b not in ("inhibits", "reduced")}
 _LEADING = re.compile(r"^(?:(?:Furthermore|Moreover|However|Meanwhile|Also|Besides|In addition|"

@@ -47,6 +47,7 @@ from assistant.claims.verdict import (  # noqa: E402
     VerdictModel,
     calibrated,
     claim_features,
+    logit,
 )
 from assistant.config import load_settings  # noqa: E402
 from assistant.embedding import load_embedder  # noqa: E402
@@ -165,7 +166,7 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
         order = [list(m.classes_).index(i) for i in range(len(VERDICTS))]
         return VerdictModel(m.coef_[order])
 
-    # Held out by source, with the module's rules; "conflicting" counts as not deciding.
+    # Held out by source, with the module's rules; for F1 "conflicting" counts as not deciding.
     folds = [(fit(train), test) for train, test in GroupKFold(5).split(x, y, groups)]
     chosen: list[tuple[str, float]] = [("", 0.0)] * len(y)
     for model, test in folds:
@@ -180,8 +181,7 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     # below is held out.
     half = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
     by_half = [platt(chosen, right, np.where(half == h)[0]) for h in (0, 1)]
-    conf = np.array([calibrated(p, by_half[1 - half[i]].get(v, (1.0, 0.0)))
-                     for i, (v, p) in enumerate(chosen)])
+    conf = np.array([calibrated(p, by_half[1 - half[i]].get(v)) for i, (v, p) in enumerate(chosen)])
 
     def ece(rows: np.ndarray) -> float:
         return expected_calibration_error(list(zip(conf[rows].tolist(), right[rows].tolist())))
@@ -220,12 +220,11 @@ def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray
     out = {}
     for verdict in sorted({chosen[i][0] for i in rows}):
         idx = [i for i in rows if chosen[i][0] == verdict]
-        p = np.clip([chosen[i][1] for i in idx], 1e-6, 1 - 1e-6)
-        z = np.log(p / (1 - p)).reshape(-1, 1)
+        z = logit(np.array([chosen[i][1] for i in idx])).reshape(-1, 1)
         r = right[idx]
         if len(idx) < 10 or r.all() or not r.any():  # too few to fit: the share that was right
             share = (r.sum() + 1) / (len(r) + 2)
-            out[verdict] = (0.0, float(np.log(share / (1 - share))))
+            out[verdict] = (0.0, float(logit(share)))
             continue
         m = LogisticRegression(C=1.0).fit(z, r)
         out[verdict] = (float(m.coef_[0, 0]), float(m.intercept_[0]))

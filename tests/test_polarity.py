@@ -52,7 +52,11 @@ def test_every_opposite_that_perturb_makes_is_seen_as_turned() -> None:
         assert turned(f"The treatment {word} the level.", f"The treatment {opposite} the level."), \
             (word, opposite)
     # A negated direction word is left alone: "did not decrease" need not be false.
-    doc = perturb.load_nlp()("The new policy did not increase exports to Canada in 2022.")
+    nlp = perturb.load_nlp()
+    plain = nlp("The new policy will increase exports to Canada in 2022.")
+    made = dict((k, c) for c, k in perturb.perturbations(plain, random.Random(1), {}, ""))
+    assert made["opposite"] == "The new policy will decrease exports to Canada in 2022."
+    doc = nlp("The new policy did not increase exports to Canada in 2022.")
     kinds = {k for _, k in perturb.perturbations(doc, random.Random(1), {}, "")}
     assert "opposite" not in kinds
 

@@ -75,6 +75,11 @@ def _stem_lexicon() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(stems(sorted(_UP))), frozenset(stems(sorted(_DOWN)))
 
 
+def _negates(word: str) -> bool:
+    """A negation word ("not", "without", "didn't"); `word` lower-cased."""
+    return word in _NEGATORS or word.endswith(("n't", "n’t"))
+
+
 def _sign(word: str) -> int:
     if word in _NOT_DIRECTION:
         return 0
@@ -94,7 +99,7 @@ def direction(text: str) -> int:
         d = _sign(word)
         if d and reach:
             d, reach = -d, 0  # a negation turns the first direction word after it
-        elif word in _NEGATORS or word.endswith(("n't", "n’t")):
+        elif _negates(word):
             reach = NEGATION_REACH + 1
         reach = max(0, reach - 1)
         total += d
@@ -119,7 +124,7 @@ def negated_before(text: str, start: int) -> bool:
     for w in reversed(words):
         if w in ",;:":
             return False
-        if w.lower() in _NEGATORS or w.lower().endswith(("n't", "n’t")):
+        if _negates(w.lower()):
             return True
     return False
 

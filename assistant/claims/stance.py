@@ -170,6 +170,7 @@ def pair_features(claim: str, sentence: str, cos: float, alignment: Alignment) -
     missing = max(num_missing, name_missing)
     hedge = float(bool(_HEDGE.search(sentence)) and not _HEDGE.search(claim))
     turn = direction(claim) * direction(sentence)
+    conflict, agree = float(turn < 0), float(turn > 0)
     null_c, null_s = null_result(claim), null_result(sentence)
     return np.array([1.0, cos, coverage, neg_c_only, neg_s_only, float(neg_c and neg_s),
                      float(den_c and not den_s), den_s_only, antonym, num_match, num_mismatch,
@@ -179,9 +180,9 @@ def pair_features(claim: str, sentence: str, cos: float, alignment: Alignment) -
                      min(len(a.matched), 3) / 3, float("negation" in flips),
                      float("modality" in flips), float("direction" in flips), hedge,
                      coverage * differs, coverage * flip_any, coverage * missing, cos * missing,
-                     float(turn < 0), float(turn > 0), float(null_c and not null_s),
+                     conflict, agree, float(null_c and not null_s),
                      float(null_s and not null_c and claims_effect(claim)),
-                     coverage * float(turn < 0), float(turned(claim, sentence))])
+                     coverage * conflict, float(turned(claim, sentence))])
 
 
 class FeatureVerifier:

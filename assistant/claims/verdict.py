@@ -106,12 +106,19 @@ class VerdictModel:
 
     def confidence(self, verdict: str, p: float) -> float:
         """How often such a verdict was right, from the model's probability for it."""
-        # A verdict never given on held-out claims has no calibration: its raw probability.
-        return calibrated(p, self.calibration.get(verdict, (1.0, 0.0)))
+        return calibrated(p, self.calibration.get(verdict))
 
 
-def calibrated(p: float, ab: tuple[float, float]) -> float:
-    """Platt scaling: sigmoid(a * logit(p) + b)."""
+def logit(p: np.ndarray | float) -> np.ndarray | float:
+    """log(p / (1 - p)), with p kept off 0 and 1."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def calibrated(p: float, ab: tuple[float, float] | None) -> float:
+    """Platt scaling, sigmoid(a * logit(p) + b); without (a, b) (a verdict never given on
+    held-out claims) the raw probability."""
+    if ab is None:
+        return float(p)
     a, b = ab
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return float(1.0 / (1.0 + np.exp(-(a * np.log(p / (1 - p)) + b))))
+    return float(1.0 / (1.0 + np.exp(-(a * logit(p) + b))))
