@@ -402,10 +402,13 @@ def run_scifact_check(folder: Path, service: Service, *, limit: int | None = Non
 
 def _binned(rows: list[tuple[float, bool]], bins: int
             ) -> Iterator[tuple[float, float, int, float, float]]:
-    """(lo, hi, count, mean confidence, accuracy) of each non-empty equal-width bin."""
+    """(lo, hi, count, mean confidence, accuracy) of each non-empty equal-width bin; the last
+    bin takes everything from its low edge up (a sum of probabilities may round a hair above 1.0,
+    and such a row dropped would still count in ECE's denominator)."""
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        part = [(c, ok) for c, ok in rows if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        last = b == bins - 1
+        part = [(c, ok) for c, ok in rows if lo <= c and (c < hi or last)]
         if part:
             yield (lo, hi, len(part), sum(c for c, _ in part) / len(part),
                    sum(ok for _, ok in part) / len(part))

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from assistant.eval import mrr_at, ndcg_at, recall_at
+from assistant.eval import expected_calibration_error, mrr_at, ndcg_at, recall_at, reliability
 
 from .conftest import run_cli
 
@@ -126,3 +126,16 @@ def test_eval_realtimeqa_as_of_the_quiz_date_leaves_out_later_stories(tmp_path):
         assert rows["20230106_1"]["chunk3"] is not dated
         if dated:
             assert not rows["20230106_1"]["q3"]
+
+
+def test_calibration_bins_keep_a_confidence_that_rounds_above_one() -> None:
+    """A probability that sums a hair above 1.0 is in the last bin, not lost (it used to be
+    dropped while still counting in ECE's denominator, which understated the error)."""
+    rows = [(0.95, True), (0.95, False), (1.0000001, False), (0.05, False)]
+    # Last bin: mean confidence ~0.967, accuracy 1/3; first bin: 0.05 against 0.
+    assert expected_calibration_error(rows) == pytest.approx(
+        3 / 4 * abs((0.95 + 0.95 + 1.0000001) / 3 - 1 / 3) + 1 / 4 * 0.05, abs=1e-4)
+    table = reliability(rows, what="claims")
+    assert [r["claims"] for r in table] == [1, 3]
+    assert table[-1]["bin"] == "0.9-1.0" and table[-1]["accuracy"] == 0.333
+    assert expected_calibration_error([]) is None
