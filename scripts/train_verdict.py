@@ -181,13 +181,14 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     # Calibration fitted on one half of the sources and read on the other: every confidence
     # below is held out.
     half = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
-    by_half = [platt(chosen, right, np.where(half == h)[0], weights) for h in (0, 1)]
+    by_half = [platt(chosen, right, np.where(half == h)[0], weights=weights)
+                 for h in (0, 1)]
     conf = np.array([calibrated(p, by_half[1 - half[i]].get(v)) for i, (v, p) in enumerate(chosen)])
 
     def ece(rows: np.ndarray) -> float:
         return expected_calibration_error(list(zip(conf[rows].tolist(), right[rows].tolist())))
 
-    calibration = platt(chosen, right, np.arange(len(y)), weights)
+    calibration = platt(chosen, right, np.arange(len(y)), weights=weights)
     model = fit(np.arange(len(y)))
     model.calibration = calibration
 
@@ -213,17 +214,18 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     print(json.dumps({k: out[k] for k in ("trained_on", "cross_validated")}))
 
 
-def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray,
+def platt(chosen: list[tuple[str, float]], right: np.ndarray, rows: np.ndarray, *,
           weights: np.ndarray) -> dict[str, tuple[float, float]]:
-    """Per verdict, (a, b) with P(right) = sigmoid(a * logit(p) + b), fitted on these rows
-    with these weights (the model's own: each archive counts as much as the other)."""
+    """Per verdict, (a, b) with P(right) = sigmoid(a * logit(p) + b), fitted on weighted rows."""
     from sklearn.linear_model import LogisticRegression
 
     out = {}
     for verdict in sorted({chosen[i][0] for i in rows}):
         idx = [i for i in rows if chosen[i][0] == verdict]
         z = logit(np.array([chosen[i][1] for i in idx])).reshape(-1, 1)
-        r, w = right[idx], weights[idx]
+        # The model's own weights (each archive counts alike), scaled to average 1 so that
+        # they move the balance between archives, not the prior's or the penalty's strength.
+        r, w = right[idx], weights[idx] * len(idx) / weights[idx].sum()
         if len(idx) < 10 or r.all() or not r.any():  # too few to fit: the share that was right
             share = (float((w * r).sum()) + 1) / (float(w.sum()) + 2)
             out[verdict] = (0.0, float(logit(share)))

@@ -128,21 +128,56 @@ def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[st
     assert np.abs(np.array(before) - np.array(after)).max() < 1e-5
     # The split really happened: the three whole products are gone.
     import onnx as onnx_lib
+    from onnx import TensorProto, helper
 
-    names = {n.name for n in onnx_lib.load(str(split)).graph.node}
+    model = onnx_lib.load(str(split))
+    names = {n.name for n in model.graph.node}
     assert set(fp32_products) <= names
     assert not [n for n in names for i in quantize.OUTLIER_LAYERS
                 if n.endswith(f"layer.{i}/output/dense/MatMul")]
+    # And the fp32 side holds the largest channels: each of them at least as large on the
+    # probes as any channel left to int8.
+    slices = {n.name: n.output[0] for n in model.graph.node if n.op_type == "Slice"}
+    model.graph.output.extend(helper.make_tensor_value_info(v, TensorProto.FLOAT, None)
+                              for v in slices.values())
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    seen: dict[str, list[np.ndarray]] = {k: [] for k in slices}
+    for text in quantize.PROBES:
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids)}
+        for k, out in zip(slices, session.run(list(slices.values()), feed), strict=True):
+            seen[k].append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
+    for k in range(len(quantize.OUTLIER_LAYERS)):
+        bulk = np.max(seen[f"outliers_{k}/SliceBulk"], axis=0)
+        outliers = np.max(seen[f"outliers_{k}/SliceOutliers"], axis=0)
+        assert outliers.size == quantize.OUTLIER_CHANNELS
+        assert outliers.min() >= bulk.max()
 
 
-def test_an_explicit_model_file_is_loaded_or_named_when_missing(tmp_path: Path) -> None:
-    # bench/embedders.py --also measures another build beside the default one.
+def test_an_explicit_model_file_is_that_file_or_an_error(tmp_path: Path) -> None:
+    # bench/embedders.py --also measures another build beside the default one: never a
+    # stand-in under its name.
+    import onnx as onnx_lib
+
     with pytest.raises(ModelError, match=r"no ONNX model at .*none\.onnx"):
         OnnxEmbedder(model_file=tmp_path / "none.onnx")
     default = OnnxEmbedder()
-    other = OnnxEmbedder(model_file=default.model_file)
-    assert other.model_file == default.model_file
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(default.model_file.read_bytes())
+    other = OnnxEmbedder(model_file=copy)
+    assert other.model_file == copy
     assert np.array_equal(other.embed(["Rosatom"]), default.embed(["Rosatom"]))
+    with pytest.raises(ModelError, match="model_file alone"):
+        OnnxEmbedder(model_file=copy, prebuilt=True)
+    # A build whose probes disagree here is refused, not swapped for the prebuilt model.
+    model = onnx_lib.load(str(copy))
+    for prop in model.metadata_props:
+        if prop.key == quantize.PROBES_KEY:
+            prop.value = json.dumps((-np.array(json.loads(prop.value))).tolist())
+    onnx_lib.save(model, str(copy))
+    with pytest.raises(ModelError, match="agrees with fp32 only"):
+        OnnxEmbedder(model_file=copy)
 
 
 def test_a_build_that_disagrees_on_this_cpu_is_not_used(

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from assistant.claims.verdict import FEATURES, VerdictModel, claim_features
+from assistant.claims.verdict import FEATURES, VerdictModel, calibrated, claim_features
 from assistant.models import Citation, Evidence
 
 
@@ -82,24 +85,20 @@ def test_a_model_without_calibration_reports_its_own_probability() -> None:
     assert bare.confidence("supported", 0.8) == pytest.approx(0.8)
 
 
-def test_platt_calibration_weighs_rows_as_the_model_does() -> None:
+def test_platt_calibration_weighs_rows_as_the_model_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # One archive's claims (weight 1) all right, the other's (weight 3) all wrong, at the same
     # probability: the calibrated confidence is the weighted share right, 1/4, not the 1/2 of
     # a count that lets the archive with more claims decide.
-    import sys
-    from pathlib import Path
-
-    import numpy as np
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "scripts"))
     from train_verdict import platt
-
-    from assistant.claims.verdict import calibrated
 
     chosen = [("supported", p) for p in np.linspace(0.7, 0.9, 40)]
     right = np.array([True, False] * 20)
-    weights = np.array([1.0, 3.0] * 20)
-    fitted = platt(chosen, right, np.arange(40), weights)["supported"]
-    assert calibrated(0.8, fitted) == pytest.approx(0.25, abs=0.03)
-    unweighted = platt(chosen, right, np.arange(40), np.ones(40))["supported"]
-    assert calibrated(0.8, unweighted) == pytest.approx(0.5, abs=0.03)
+    fitted = platt(chosen, right, np.arange(40), weights=np.array([1.0, 3.0] * 20))
+    assert calibrated(0.8, fitted["supported"]) == pytest.approx(0.25, abs=0.03)
+    unweighted = platt(chosen, right, np.arange(40), weights=np.ones(40))
+    assert calibrated(0.8, unweighted["supported"]) == pytest.approx(0.5, abs=0.03)
+    # Too few to fit: the weighted share right, with one right and one wrong added.
+    few = platt(chosen[:4], right[:4], np.arange(4), weights=np.array([1.0, 3.0, 1.0, 3.0]))
+    assert calibrated(0.8, few["supported"]) == pytest.approx((0.5 * 2 + 1) / (4 + 2))

@@ -48,6 +48,8 @@ class OnnxEmbedder:
         self.dim = 384
         self.threads = threads or usable_cpus()
         self.tokenizer = load_tokenizer()
+        if model_file is not None and (prebuilt or cache_dir is not None):
+            raise ModelError("give model_file alone, not with prebuilt or cache_dir")
         if model_file is not None and not Path(model_file).is_file():
             raise ModelError(f"no ONNX model at {model_file} (give an int8 build of "
                              "all-MiniLM-L6-v2, such as one in ASSISTANT_CACHE_DIR)")
@@ -58,9 +60,11 @@ class OnnxEmbedder:
         # Imported here: `python -m assistant.embedding.quantize` must not find it imported.
         from assistant.embedding.quantize import check_on_this_cpu
 
-        try:  # a no-op for the prebuilt model, which carries no probe vectors
+        try:  # a no-op for a model without probe vectors (the prebuilt one, a bare export)
             check_on_this_cpu(self._sessions[0], self.tokenizer)
         except ModelError as exc:
+            if model_file is not None:  # a file asked for by name is that file or nothing
+                raise
             self.model_file, problem = self._prebuilt(str(exc)), str(exc)
             self._sessions = self._load_sessions(ort)
         if problem:
