@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from assistant.claims import STANCE_MIN, held_out

@@ -181,9 +181,9 @@ def train(rows: list[tuple[np.ndarray, str, str, str]], out_path: Path) -> None:
     # Calibration fitted on one half of the sources and read on the other: every confidence
     # below is held out.
     half = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
-    by_half = [platt(chosen, right, np.where(half == h)[0], weights=weights)
-                 for h in (0, 1)]
-    conf = np.array([calibrated(p, by_half[1 - half[i]].get(v)) for i, (v, p) in enumerate(chosen)])
+    by_half = [platt(chosen, right, np.where(half == h)[0], weights=weights) for h in (0, 1)]
+    conf = np.array([calibrated(p, by_half[1 - half[i]].get(v))
+                     for i, (v, p) in enumerate(chosen)])
 
     def ece(rows: np.ndarray) -> float:
         return expected_calibration_error(list(zip(conf[rows].tolist(), right[rows].tolist())))

@@ -88,16 +88,17 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     assert path == quantize.cached_path(tmp_path) and path.is_file()
     assert "building the int8 embedding model" in run.stderr
     assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind
-    ops = {n.op_type for n in onnx_lib.load(str(path)).graph.node}
+    built = onnx_lib.load(str(path))
+    graph = built.graph
+    ops = {n.op_type for n in graph.node}
     # Integer kernels, not int8 storage dequantised to fp32; attention fused and quantised.
     assert {"MatMulInteger", "QAttention", "DynamicQuantizeLinear"} <= ops, ops
     # Only the outlier channels of three feed-forward projections are multiplied in fp32.
-    graph = onnx_lib.load(str(path)).graph
     sizes = {i.name: tuple(i.dims) for i in graph.initializer}
     fp32 = [sizes.get(n.input[1]) for n in graph.node if n.op_type == "MatMul"]
     assert fp32 == [(quantize.OUTLIER_CHANNELS, 384)] * len(quantize.OUTLIER_LAYERS), fp32
     # The fp32 probe vectors travel inside the model, for the check at every load.
-    meta = {p.key: p.value for p in onnx_lib.load(str(path)).metadata_props}
+    meta = {p.key: p.value for p in built.metadata_props}
     assert len(json.loads(meta[quantize.PROBES_KEY])) == len(quantize.PROBES)
     stamp = path.stat().st_mtime_ns
     assert quantize.ensure(tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused
@@ -114,7 +115,7 @@ def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[st
     import onnxruntime as ort
     from transformers import AutoModel
 
-    from assistant.embedding.model import load_tokenizer, pooled_vector, resolve_model
+    from assistant.embedding.model import feed, load_tokenizer, pooled_vector, resolve_model
 
     fp32, fused, split = (tmp_path / n for n in ("fp32.onnx", "fused.onnx", "split.onnx"))
     quantize._export(AutoModel.from_pretrained(resolve_model("all-MiniLM-L6-v2")[1],
@@ -143,10 +144,8 @@ def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[st
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     seen: dict[str, list[np.ndarray]] = {k: [] for k in slices}
     for text in quantize.PROBES:
-        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids)}
-        for k, out in zip(slices, session.run(list(slices.values()), feed), strict=True):
+        inputs = feed(session, tokenizer.encode(text).ids)
+        for k, out in zip(slices, session.run(list(slices.values()), inputs), strict=True):
             seen[k].append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
     for k in range(len(quantize.OUTLIER_LAYERS)):
         bulk = np.max(seen[f"outliers_{k}/SliceBulk"], axis=0)
@@ -155,11 +154,21 @@ def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[st
         assert outliers.min() >= bulk.max()
 
 
+def _with_probes_negated(built: Path, dest: Path) -> None:
+    """`built` written to `dest` with its stored fp32 probe vectors turned round, as if built on
+    a CPU whose int8 kernels round differently from this one's."""
+    import onnx as onnx_lib
+
+    model = onnx_lib.load(str(built))
+    for prop in model.metadata_props:
+        if prop.key == quantize.PROBES_KEY:
+            prop.value = json.dumps((-np.array(json.loads(prop.value))).tolist())
+    onnx_lib.save(model, str(dest))
+
+
 def test_an_explicit_model_file_is_that_file_or_an_error(tmp_path: Path) -> None:
     # bench/embedders.py --also measures another build beside the default one: never a
     # stand-in under its name.
-    import onnx as onnx_lib
-
     with pytest.raises(ModelError, match=r"no ONNX model at .*none\.onnx"):
         OnnxEmbedder(model_file=tmp_path / "none.onnx")
     default = OnnxEmbedder()
@@ -171,11 +180,7 @@ def test_an_explicit_model_file_is_that_file_or_an_error(tmp_path: Path) -> None
     with pytest.raises(ModelError, match="model_file alone"):
         OnnxEmbedder(model_file=copy, prebuilt=True)
     # A build whose probes disagree here is refused, not swapped for the prebuilt model.
-    model = onnx_lib.load(str(copy))
-    for prop in model.metadata_props:
-        if prop.key == quantize.PROBES_KEY:
-            prop.value = json.dumps((-np.array(json.loads(prop.value))).tolist())
-    onnx_lib.save(model, str(copy))
+    _with_probes_negated(copy, copy)
     with pytest.raises(ModelError, match="agrees with fp32 only"):
         OnnxEmbedder(model_file=copy)
 
@@ -184,14 +189,7 @@ def test_a_build_that_disagrees_on_this_cpu_is_not_used(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     # As if the model had been built on another CPU (a Docker image) whose int8 kernels round
     # differently: its stored fp32 probe vectors no longer match what this machine computes.
-    import onnx as onnx_lib
-
-    built = OnnxEmbedder().model_file
-    model = onnx_lib.load(str(built))
-    for prop in model.metadata_props:
-        if prop.key == quantize.PROBES_KEY:
-            prop.value = json.dumps((-np.array(json.loads(prop.value))).tolist())
-    onnx_lib.save(model, str(quantize.cached_path(tmp_path)))
+    _with_probes_negated(OnnxEmbedder().model_file, quantize.cached_path(tmp_path))
     with caplog.at_level(logging.WARNING, logger="assistant"):
         embedder = OnnxEmbedder(cache_dir=tmp_path)
     assert re.search(r"on this CPU the int8 build agrees with fp32 only to cosine -0\.99\d+ "

@@ -47,11 +47,17 @@ def load_tokenizer() -> Any:
     return tokenizer
 
 
+def feed(session: Any, ids: list[int]) -> dict[str, np.ndarray]:
+    """An ONNX session's inputs for one tokenised text (token types only where it takes them)."""
+    arr = np.array([ids], dtype=np.int64)
+    inputs = {"input_ids": arr, "attention_mask": np.ones_like(arr)}
+    if any(i.name == "token_type_ids" for i in session.get_inputs()):
+        inputs["token_type_ids"] = np.zeros_like(arr)
+    return inputs
+
+
 def pooled_vector(session: Any, ids: list[int]) -> np.ndarray:
     """The normalised mean-pooled vector of one tokenised text from an ONNX session."""
-    arr = np.array([ids], dtype=np.int64)
-    feed = {"input_ids": arr, "attention_mask": np.ones_like(arr)}
-    if any(i.name == "token_type_ids" for i in session.get_inputs()):
-        feed["token_type_ids"] = np.zeros_like(arr)
-    pooled = session.run(None, feed)[0][0].mean(axis=0)  # no padding: every token counts
+    # No padding: every token counts.
+    pooled = session.run(None, feed(session, ids))[0][0].mean(axis=0)
     return pooled / max(float(np.linalg.norm(pooled)), 1e-12)

@@ -193,7 +193,7 @@ def _split_outliers(fused: Path, dest: Path) -> list[str]:
     import onnxruntime as ort
     from onnx import helper, numpy_helper
 
-    from assistant.embedding.model import load_tokenizer
+    from assistant.embedding.model import feed, load_tokenizer
 
     model = onnx.load(str(fused))
     graph = model.graph
@@ -230,15 +230,10 @@ def _split_outliers(fused: Path, dest: Path) -> list[str]:
     probe.graph.output.extend(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT,
                                                             None) for n in targets)
     session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    inputs = {i.name for i in session.get_inputs()}
     tokenizer = load_tokenizer()
     sizes: list[list[np.ndarray]] = [[] for _ in targets]
     for text in PROBES:
-        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids)}
-        outs = session.run([n.input[0] for n in targets],
-                           {k: v for k, v in feed.items() if k in inputs})
+        outs = session.run([n.input[0] for n in targets], feed(session, tokenizer.encode(text).ids))
         for seen, out in zip(sizes, outs, strict=True):
             seen.append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
     peaks = [np.max(seen, axis=0) for seen in sizes]
