@@ -130,24 +130,22 @@ def test_int8_build_is_quantised_checked_and_cached(tmp_path: Path) -> None:
 def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[str]) -> None:
     # Step 3 permutes channels and splits three products in two: in fp32 it must change nothing,
     # so all the int8 build loses is rounding.
-    import onnxruntime as ort
     from transformers import AutoModel
 
-    from assistant.embedding.model import feed, load_tokenizer, pooled_vector, resolve_model
+    from assistant.embedding.model import load_tokenizer, open_session, pooled_vector, resolve_model
 
     fp32, fused, split = (tmp_path / n for n in ("fp32.onnx", "fused.onnx", "split.onnx"))
     quantize._export(AutoModel.from_pretrained(resolve_model("all-MiniLM-L6-v2")[1],
                                                attn_implementation="eager").eval(), fp32)
     quantize._fuse(fp32, fused)
-    fp32_products = quantize._split_outliers(fused, split)
-    assert len(fp32_products) == len(quantize.OUTLIER_LAYERS)
     tokenizer = load_tokenizer()
-    before, after = ([pooled_vector(s, e.ids) for e in tokenizer.encode_batch(texts)] for s in (
-        ort.InferenceSession(str(m), providers=["CPUExecutionProvider"]) for m in (fused, split)))
+    fp32_products = quantize._split_outliers(fused, split, tokenizer)
+    assert len(fp32_products) == len(quantize.OUTLIER_LAYERS)
+    before, after = ([pooled_vector(s, e.ids) for e in tokenizer.encode_batch(texts)]
+                     for s in (open_session(str(m)) for m in (fused, split)))
     assert np.abs(np.array(before) - np.array(after)).max() < 1e-5
     # The split really happened: the three whole products are gone.
     import onnx as onnx_lib
-    from onnx import TensorProto, helper
 
     model = onnx_lib.load(str(split))
     names = {n.name for n in model.graph.node}
@@ -157,17 +155,11 @@ def test_outlier_split_is_exact_before_quantising(tmp_path: Path, texts: list[st
     # And the fp32 side holds the largest channels: each of them at least as large on the
     # probes as any channel left to int8.
     slices = {n.name: n.output[0] for n in model.graph.node if n.op_type == "Slice"}
-    model.graph.output.extend(helper.make_tensor_value_info(v, TensorProto.FLOAT, None)
-                              for v in slices.values())
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    seen: dict[str, list[np.ndarray]] = {k: [] for k in slices}
-    for text in quantize.PROBES:
-        inputs = feed(session, tokenizer.encode(text).ids)
-        for k, out in zip(slices, session.run(list(slices.values()), inputs), strict=True):
-            seen[k].append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
+    peaks = dict(zip(slices, quantize.channel_peaks(model, list(slices.values()), tokenizer),
+                     strict=True))
     for k in range(len(quantize.OUTLIER_LAYERS)):
-        bulk = np.max(seen[f"outliers_{k}/SliceBulk"], axis=0)
-        outliers = np.max(seen[f"outliers_{k}/SliceOutliers"], axis=0)
+        bulk = peaks[f"outliers_{k}/SliceBulk"]
+        outliers = peaks[f"outliers_{k}/SliceOutliers"]
         assert outliers.size == quantize.OUTLIER_CHANNELS
         assert outliers.min() >= bulk.max()
 

@@ -150,18 +150,18 @@ def _build(dest: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix=".build-", dir=dest.parent) as tmp:
         fp32, fused, split, out = (Path(tmp) / n for n in ("fp32.onnx", "fused.onnx",
                                                            "split.onnx", "int8.onnx"))
+        tokenizer = load_tokenizer()
         # Quiet: the fusion step logs a line per fusion, the quantiser a hint meant for CNNs.
         with _quiet_root_logger():
             bert = AutoModel.from_pretrained(folder, attn_implementation="eager").eval()
             _export(bert, fp32)
             _fuse(fp32, fused)
-            keep = _split_outliers(fused, split)
+            keep = _split_outliers(fused, split, tokenizer)
             quantize_dynamic(str(split), str(out), weight_type=QuantType.QInt8,
                              per_channel=True, reduce_range=needs_reduce_range(),
                              op_types_to_quantize=["MatMul", "Attention"],
                              nodes_to_exclude=keep,
                              extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        tokenizer = load_tokenizer()
         reference, built = (probe_vectors(open_session(str(m)), tokenizer) for m in (fp32, out))
         cos = agreement(built, reference)
         if cos < MIN_COSINE:
@@ -182,22 +182,39 @@ def _fuse(fp32: Path, dest: Path) -> None:
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions
 
-    # Skip + layer norm stays three plain ops (Add, Add, LayerNormalization): onnxruntime's
-    # fused SkipLayerNormalization kernel ran 3-5x slower than them on one core (1.32, 40 and
-    # 256 tokens), a fifth of the whole model's time.
     options = FusionOptions("bert")
+    # Skip + layer norm stays plain ops: see step 2 and `model.UNFUSED`.
     options.enable_skip_layer_norm = False
     opt = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=12, hidden_size=384,
                                    opt_level=0, optimization_options=options)
     opt.save_model_to_file(str(dest))
 
 
-def _split_outliers(fused: Path, dest: Path) -> list[str]:
+def channel_peaks(model: Any, tensors: list[str], tokenizer: Any) -> list[np.ndarray]:
+    """Each channel's largest size over PROBES' tokens, per named fp32 tensor of `model` (an
+    ONNX ModelProto, left as it is)."""
+    import onnx
+    from onnx import helper
+
+    from assistant.embedding.model import feed, open_session
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None)
+                              for t in tensors)
+    session = open_session(probe.SerializeToString())
+    seen: list[list[np.ndarray]] = [[] for _ in tensors]
+    for text in PROBES:
+        outs = session.run(tensors, feed(session, tokenizer.encode(text).ids))
+        for sizes, out in zip(seen, outs, strict=True):
+            sizes.append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
+    return [np.max(sizes, axis=0) for sizes in seen]
+
+
+def _split_outliers(fused: Path, dest: Path, tokenizer: Any) -> list[str]:
     """Step 3 on the fused fp32 graph, written to `dest`: the names of the fp32 products."""
     import onnx
     from onnx import helper, numpy_helper
-
-    from assistant.embedding.model import feed, load_tokenizer, open_session
 
     model = onnx.load(str(fused))
     graph = model.graph
@@ -229,18 +246,7 @@ def _split_outliers(fused: Path, dest: Path) -> list[str]:
     # Each channel's largest size over the probe texts' tokens, from the fp32 graph itself.
     # (Chosen on the probes, which the check of step 5 reads too; on other text, 703 SciFact
     # chunks, the build's minimum cosine to fp32 is 0.9942, recipe 3's 0.9944.)
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    probe.graph.output.extend(helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT,
-                                                            None) for n in targets)
-    session = open_session(probe.SerializeToString())
-    tokenizer = load_tokenizer()
-    sizes: list[list[np.ndarray]] = [[] for _ in targets]
-    for text in PROBES:
-        outs = session.run([n.input[0] for n in targets], feed(session, tokenizer.encode(text).ids))
-        for seen, out in zip(sizes, outs, strict=True):
-            seen.append(np.abs(out).reshape(-1, out.shape[-1]).max(axis=0))
-    peaks = [np.max(seen, axis=0) for seen in sizes]
+    peaks = channel_peaks(model, [n.input[0] for n in targets], tokenizer)
     width = peaks[0].size
     cut = width - OUTLIER_CHANNELS
     bounds = {"outliers/start": 0, "outliers/cut": cut, "outliers/end": width,
