@@ -485,6 +485,9 @@ def serve(
         import secrets
 
         os.environ["ASSISTANT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
+    # The workers accept from one socket: without this, connections opened together can all
+    # stay on one worker (see SpreadMiddleware). A user's explicit setting stands.
+    os.environ.setdefault("ASSISTANT_SPREAD_CONNECTIONS", "1")
     uvicorn.run("assistant.server:app", factory=True, workers=workers, host=host, port=port,
                 log_level="info", proxy_headers=False, log_config=log_config)
 

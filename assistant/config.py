@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         "scores postings held in memory (about 0.75 KB a chunk, read in the background once "
         "FTS5's searches have cost as long as the read) instead of walking FTS5's; 0: always "
         "FTS5. Same scores either way.")
+    sentence_memory_mb: float = Field(
+        512.0, ge=0, description="Embedded index: when its stored sentences (spans and int8 "
+        "vectors, about 0.4 KB each) fit in this many MB, a running service holds them in "
+        "memory (read in the background once reading them from SQLite has cost as long) for "
+        "reranking and answers; 0: always SQLite. Same results either way.")
     result_cache: int = Field(
         1024, ge=0, le=100_000, description="Searches (up to the default k results) and "
         "answers each running service (a server process) keeps for the live index generation, "
@@ -125,6 +130,15 @@ class Settings(BaseSettings):
                                  "empty: the header is ignored.")
     token_secret: str = Field("", description="Secret that signs widget tokens (random per "
                               "process when empty).")
+    compute_threads: int = Field(
+        2, ge=1, le=64, description="Searches, answers, chats and checks one server process "
+        "works on at once; more wait their turn, in order (Python runs one thread at a time, "
+        "so more at once only share the core and all finish later).")
+    spread_connections: bool = Field(
+        False, description="One of several server processes sharing a port (`serve --workers N` "
+        "turns it on): a response sent while the process is busy with other requests closes its "
+        "connection, so the client reconnects to a free process instead of staying on a busy "
+        "one.")
     token_ttl_seconds: int = Field(600, ge=30, le=86400, description="Widget token lifetime.")
     conversation_ttl_seconds: int = Field(3600, ge=60, description="Idle chat conversations "
                                           "are forgotten after this.")

@@ -40,13 +40,14 @@ def pct(values: list[float], q: float) -> float:
 
 def steady_service(index: Path) -> tuple[Service, bool]:
     """A Service on the index without the embedding cache (so every query is embedded), with
-    the keyword postings read; whether keyword search runs from memory."""
+    the keyword postings and stored sentences read; whether keyword search runs from memory."""
     service = Service(load_settings(index=index), cache=False).load()
     # A server reads its keyword postings into memory once its FTS5 searches have taken ~10 s,
     # which these questions alone would not reach: read them now, to time the steady state.
     with service.index.lease(service.model()) as gen:
         store = getattr(gen.reader, "store", None)  # PostgreSQL's has no postings to read
         memory = bool(getattr(store, "read_postings", lambda: False)())
+        getattr(store, "read_sentences", lambda: False)()  # read the same way, sooner
     return service, memory
 
 

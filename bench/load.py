@@ -8,9 +8,10 @@ Builds a fresh index of corpus/ in a temp dir (or copies the index given with --
 writes of phase 2 leave it as it was) and starts `assistant serve --workers N` on it as a
 subprocess.
 Warm-up: --warmup seconds of the phase-1 load, not measured, then more of it until every worker
-has noted that it read its keyword postings into memory (a server does so once its keyword
-searches have cost as long as the read: about 10 s of them on a 36k-chunk archive, which a few
-requests never reach), for at most --warmup-max seconds; `warmup_s` in the JSON says how long.
+has noted that it read its keyword postings and its stored sentences into memory (a server does
+so once reading them from SQLite has cost as long as the read: about 10 s of keyword searches
+on a 36k-chunk archive, which a few requests never reach), for at most --warmup-max seconds;
+`warmup_s` in the JSON says how long.
 With results kept (ASSISTANT_RESULT_CACHE, the server's default) the warm-up is --warmup only:
 the questions are soon all kept, and kept results are then the steady state.
 Phase 1: N clients send a mix of POST /v1/search and POST /v1/ask for --seconds.
@@ -241,9 +242,11 @@ def table(name: str, s: dict) -> str:
 
 
 def memory_reads(log: Path) -> int:
-    """How many server processes have read their keyword postings into memory (one note each,
-    a worker's marked with its process id)."""
-    return log.read_text().count("keyword search runs from memory")
+    """How many server processes have read both their keyword postings and their stored
+    sentences into memory (one note each, a worker's marked with its process id)."""
+    text = log.read_text()
+    return min(text.count("keyword search runs from memory"),
+               text.count("stored sentences read into memory"))
 
 
 def main() -> None:
@@ -304,7 +307,8 @@ def main() -> None:
             warmed += step
         if memory_reads(log) < want_memory and not args.json_only:
             print(f"note: after {warmed:.0f} s of warm-up not every worker reads its keyword "
-                  "postings from memory (ASSISTANT_BM25_MEMORY_CHUNKS, --warmup-max)",
+                  "postings and stored sentences from memory (ASSISTANT_BM25_MEMORY_CHUNKS, "
+                  "ASSISTANT_SENTENCE_MEMORY_MB, --warmup-max)",
                   file=sys.stderr)
         reads, fail1 = asyncio.run(phase(url, args, questions, 1, write=False))
         mixed, fail2 = ({}, []) if args.reads_only else asyncio.run(
@@ -326,7 +330,7 @@ def main() -> None:
         print(json.dumps({"corpus_documents": docs, "corpus_chunks": chunks,
                           "concurrency": args.concurrency, "ask_share": args.ask_share,
                           "workers": args.workers, "result_cache": cache_size,
-                          "keyword_memory_reads": memory,
+                          "memory_reads": memory,
                           "warmup_s": warmed,
                           "phase1": reads, "phase2": mixed, "failures": len(failures)}))
     finally:

@@ -5,6 +5,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -411,5 +412,34 @@ def test_several_workers_serve_one_index_and_honour_each_others_tokens(index_dir
                 if r.status_code == 200:
                     assert r.json()["results"][0]["doc_id"] == SEEDS[0]
         assert statuses == [200] * 20, statuses
+        # Clients that keep their connections, opened in one burst: a busy worker tells its
+        # clients to reconnect, so both workers end up working (not one with every connection).
+        pids = sorted(set(loaded.findall(srv.log_text())))
+        before = [cpu_ticks(p) for p in pids]
+        closed = []
+
+        def reader(n: int) -> None:
+            with httpx.Client(base_url=srv.url, timeout=60, headers={
+                    "Authorization": f"Bearer {KEY}"}) as client:
+                for i in range(8):
+                    r = client.post("/v1/ask", json={"question": f"Who builds Bushehr? ({n}.{i})"})
+                    assert r.status_code == 200, r.text
+                    closed.append(r.headers.get("connection") == "close")
+
+        # Six clients on two workers: whichever way they land, one has three at a time.
+        threads = [threading.Thread(target=reader, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        spent = [cpu_ticks(p) - b for p, b in zip(pids, before, strict=True)]
+        assert len(closed) == 48 and any(closed)
+        assert min(spent) >= 0.15 * sum(spent), spent
     finally:
         srv.stop()
+
+
+def cpu_ticks(pid: str) -> int:
+    """CPU time a process has used (user + system, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])

@@ -82,3 +82,22 @@ def test_the_sentence_ranker_scores_the_logistic_of_the_bags_raw_mean(tmp_path):
                             num_boost_round=20)
     assert np.allclose(SentenceRanker([binary], names).score(x[:20]), binary.predict(x[:20]),
                        atol=1e-6)
+
+
+def test_a_bag_scores_only_its_head_fully_when_asked():
+    """`head`: the rows the bag's first model ranks highest get the whole bag's mean, exactly
+    as without a head; the rest keep the first model's own score."""
+    ranker = SentenceRanker.load()
+    assert len(ranker.boosters) > 1
+    rows = np.random.default_rng(2).random((60, len(ranker.NAMES)), dtype=np.float32)
+    full = ranker.raw_scores(rows)
+    first = ranker.boosters[0].predict(rows, num_threads=1, raw_score=True)
+    cut = ranker.raw_scores(rows, head=10)
+    top = np.argsort(-first, kind="stable")[:10]
+    rest = np.setdiff1d(np.arange(60), top)
+    assert np.array_equal(cut[top], full[top])
+    assert np.array_equal(cut[rest], first[rest].astype(np.float32))
+    assert np.array_equal(ranker.raw_scores(rows, head=60), full)
+    assert np.array_equal(ranker.score(rows, head=10)[top], ranker.score(rows)[top])
+    with pytest.raises(ValueError, match="head"):
+        ranker.raw_scores(rows, head=0)

@@ -34,6 +34,11 @@ MIN_QUOTE_WORDS = 4  # a shorter sentence ("Jamal Khashoggi.") is a fragment, ne
 SAME_STORY = 0.8  # word-set overlap above which two quotes are one story told twice
 ABSTAIN_TEXT = "The sources do not answer this question."
 CANDIDATE_CHUNKS = 20  # retrieved chunks whose sentences compete to be the answer
+# Of those sentences (about 120), the ones the ranker's whole bag scores: the rest keep its
+# first model's score. On the 390 RealTimeQA questions the quotes, abstentions and confidence
+# came out the same as with every sentence fully scored (one confidence 0.001 apart; at 16,
+# the same quotes and abstentions), and `ask` took 4 ms less of 36.
+FULLY_RANKED = 30
 
 
 def confidence_features(sents: list[Sentence]) -> dict[str, float]:
@@ -77,7 +82,7 @@ class Answerer:
         started = time.perf_counter()
         question = check_question(question, self.retriever.settings)
         query = correct(question, self.retriever.reader.store, self.retriever.embedder.vocabulary)
-        sents = self.finder.find(query, filters=filters)
+        sents = self.finder.find(query, filters=filters, head=FULLY_RANKED)
         found = time.perf_counter()
         confidence = self.calibration.confidence(confidence_features(sents)) if sents else 0.0
         if not sents or confidence < self.calibration.threshold:

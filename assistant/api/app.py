@@ -17,8 +17,10 @@ from starlette.types import ASGIApp
 from assistant import __version__
 from assistant.api.error_replies import (error_reply, openai_error, openai_invalid, openai_status,
                                          speaks_openai)
+from assistant.api.compute import Compute
 from assistant.api.metrics import Metrics
-from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
+from assistant.api.middleware import (BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware,
+                                       SpreadMiddleware)
 from assistant.api.routes import (ask, chat, check, docs, documents, feedback, health, ingest,
                                    openai, search, web, widget)
 from assistant.api.schemas import UNION_TAGS
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         docs_url=None, redoc_url=None,
     )
     app.state.service = service
+    app.state.compute = Compute(settings.compute_threads)
     app.state.auth = auth
     app.state.metrics = Metrics(service.counts)
     for module in (health, search, ask, check, chat, feedback, openai, documents, ingest, widget,
@@ -117,6 +120,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"],
             max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 2**20))
+    if settings.spread_connections:  # inside the metrics: they time the whole response
+        app.add_middleware(SpreadMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.proxies():
         # Outermost: the client address every layer sees is the one a trusted proxy forwarded.

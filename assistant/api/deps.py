@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from assistant.api.compute import Compute
 from assistant.api.security import require_read, require_write
 from assistant.config import Settings
 from assistant.service import Service
@@ -21,7 +22,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 
+def get_compute(request: Request) -> Compute:
+    """The app's runner of CPU-bound service calls."""
+    return request.app.state.compute
+
+
 ServiceDep = Annotated[Service, Depends(get_service)]
+ComputeDep = Annotated[Compute, Depends(get_compute)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadAccess = Annotated[None, Depends(require_read)]
 WriteAccess = Annotated[None, Depends(require_write)]

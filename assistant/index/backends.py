@@ -15,4 +15,5 @@ def open_backend(settings: Settings) -> Backend:
         from assistant.index.postgres import PostgresBackend
 
         return PostgresBackend(settings.database_url, settings.database_schema)
-    return FileBackend(Path(settings.index), lexical_max_chunks=settings.bm25_memory_chunks)
+    return FileBackend(Path(settings.index), lexical_max_chunks=settings.bm25_memory_chunks,
+                       sentence_memory_mb=settings.sentence_memory_mb)

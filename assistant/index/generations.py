@@ -41,7 +41,7 @@ from assistant.index.conversations import FILE as CONVERSATIONS_FILE
 from assistant.index.conversations import SqliteConversations
 from assistant.index.feedback import FILE as FEEDBACK_FILE
 from assistant.index.feedback import SqliteFeedback
-from assistant.index.store import LEXICAL_MAX_CHUNKS, Store
+from assistant.index.store import LEXICAL_MAX_CHUNKS, SENTENCE_MEMORY_MB, Store
 from assistant.index.vectors import COMPRESS_ABOVE, KINDS, VectorIndex
 
 FORMAT_VERSION = 1
@@ -133,14 +133,16 @@ def no_index(root: Path) -> IndexNotFoundError:
 class IndexReader:
     """A read-only, consistent view of one generation."""
 
-    def __init__(self, root: Path, *, lexical_max_chunks: int = LEXICAL_MAX_CHUNKS) -> None:
+    def __init__(self, root: Path, *, lexical_max_chunks: int = LEXICAL_MAX_CHUNKS,
+                 sentence_memory_mb: float = SENTENCE_MEMORY_MB) -> None:
         self.root = root
         manifest = read_manifest(root)
         if manifest is None:
             raise no_index(root)
         self.manifest = manifest
         self.store = Store(root / manifest.store_file, readonly=True,
-                           lexical_max_chunks=lexical_max_chunks)
+                           lexical_max_chunks=lexical_max_chunks,
+                           sentence_memory_mb=sentence_memory_mb)
         vec_path = root / manifest.vectors_file
         if not vec_path.exists():
             raise IndexCorruptError(f"index file {vec_path} is missing; rebuild the index")
@@ -288,10 +290,12 @@ class IndexWriter:
 class FileBackend:
     """The embedded default: generations of files in one directory."""
 
-    def __init__(self, root: Path, *, lexical_max_chunks: int = LEXICAL_MAX_CHUNKS) -> None:
+    def __init__(self, root: Path, *, lexical_max_chunks: int = LEXICAL_MAX_CHUNKS,
+                 sentence_memory_mb: float = SENTENCE_MEMORY_MB) -> None:
         self.root = root
         self.where = str(root)
         self.lexical_max_chunks = lexical_max_chunks
+        self.sentence_memory_mb = sentence_memory_mb
 
     def manifest(self) -> Manifest | None:
         """The live manifest, or None."""
@@ -306,7 +310,8 @@ class FileBackend:
 
     def reader(self) -> IndexReader:
         """A reader of the live generation."""
-        return IndexReader(self.root, lexical_max_chunks=self.lexical_max_chunks)
+        return IndexReader(self.root, lexical_max_chunks=self.lexical_max_chunks,
+                           sentence_memory_mb=self.sentence_memory_mb)
 
     def missing(self) -> IndexNotFoundError:
         """No index in this directory yet."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from assistant.errors import IndexCorruptError, QueryError
 from assistant.index.lexical import LexicalIndex
+from assistant.index.sentences import SentenceVectors
 from assistant.models import Chunk, Document, FactCheck, Filters
 from assistant.text import STOPWORDS
 
@@ -229,6 +230,12 @@ LEXICAL_MAX_CHUNKS = 500_000
 # filters repeat: a date range, a publisher).
 FILTERS_KEPT = 32
 
+# A live generation's stored sentences are read into memory by the same rule, up to
+# SENTENCE_MEMORY_MB of them: 0.35 s for the 200,000 sentences of 36,000 chunks of news.
+SENTENCE_READ_SECONDS_PER_CHUNK = 1e-5
+SENTENCE_MEMORY_MB = 512.0
+SENTENCE_ROW_OVERHEAD = 20  # bytes a sentence holds in memory besides its vector
+
 # Sentence ranges read by one statement (SQLite allows 500 terms in a compound SELECT).
 SENTENCE_RANGES_PER_QUERY = 100
 # Connections a live generation's readers share (requests on a 2-core machine rarely need more).
@@ -239,7 +246,8 @@ class Store(DocumentReads):
     """One generation's SQLite file. Writable while it is being built, read-only once live."""
 
     def __init__(self, path: Path, *, readonly: bool,
-                 lexical_max_chunks: int = LEXICAL_MAX_CHUNKS) -> None:
+                 lexical_max_chunks: int = LEXICAL_MAX_CHUNKS,
+                 sentence_memory_mb: float = SENTENCE_MEMORY_MB) -> None:
         self.path = path
         self.readonly = readonly
         # BM25 from postings held in memory (`LexicalIndex`), read in the background once FTS5
@@ -252,6 +260,14 @@ class Store(DocumentReads):
         # generation's file must not stay open (deleted) after a writer has replaced it.
         self._postings_conn: sqlite3.Connection | None = None
         self._postings_thread: threading.Thread | None = None
+        # The stored sentences held in memory (`SentenceVectors`), read the same way once
+        # reading them from SQLite has cost as long; None until then (or when over the bound).
+        self._sentences: SentenceVectors | None = None
+        self._sentence_mb = sentence_memory_mb if readonly else 0.0
+        self._sentence_seconds = 0.0
+        self._sentence_budget: float | None = None
+        self._sentences_conn: sqlite3.Connection | None = None
+        self._sentences_thread: threading.Thread | None = None
         # One connection, opened now and shared by all threads under a lock. Opening it eagerly
         # matters: a reader keeps its generation's file open even after a writer has replaced
         # and deleted it, so requests in flight finish on the generation they started with.
@@ -393,12 +409,86 @@ class Store(DocumentReads):
         log.info("keyword search runs from memory: %s's postings read in %.1f s",
                  self.path.name, time.perf_counter() - started)
 
-    def close(self) -> None:
-        """Close the connections, stopping a postings read under way."""
+    def _spent_on_sentences(self, seconds: float) -> None:
+        """Count a read of stored sentences from SQLite; once such reads add up to the
+        expected time of reading them all, read them all in the background."""
+        if not self._sentence_mb:
+            return
+        if self._sentence_budget is None:  # the chunks, not the sentences: a far smaller count
+            (n,) = self._q("SELECT count(*) FROM chunks")[0]
+            self._sentence_budget = n * SENTENCE_READ_SECONDS_PER_CHUNK
         with self._lock:
-            if self._postings_conn is not None:
-                self._postings_conn.interrupt()
-            thread, self._postings_thread = self._postings_thread, None
+            self._sentence_seconds += seconds
+            if (self._sentences_thread is not None or self._conn is None
+                    or self._sentence_seconds < self._sentence_budget):
+                return
+            # Started under the lock, so close() never joins an unstarted one.
+            self._sentences_thread = threading.Thread(
+                target=self._read_sentences, name="assistant-sentences", daemon=True)
+            self._sentences_thread.start()
+
+    def read_sentences(self) -> bool:
+        """Read the stored sentences into memory now (as a long-lived process does after its
+        first searches) unless they are read, too many or off; whether they are in memory."""
+        if self._sentences is None and self._sentence_mb and self._conn is not None:
+            thread = self._sentences_thread
+            if thread is not None:  # a background read is under way: wait for it
+                thread.join()
+            else:
+                self._read_sentences()
+        return self._sentences is not None
+
+    def _read_sentences(self) -> None:
+        """Read this generation's stored sentences into a SentenceVectors (on a connection of
+        its own) when they fit in `sentence_memory_mb`; on any failure keep to SQLite."""
+        with self._lock:
+            if self._conn is None or self._sentences is not None or self._sentences_conn:
+                return
+            try:
+                conn = self._open()
+            except IndexCorruptError:
+                return
+            self._sentences_conn = conn
+        started = time.perf_counter()
+        try:
+            try:
+                n, width = conn.execute(
+                    "SELECT count(*), max(length(vector)) FROM sentences").fetchone()
+            except sqlite3.OperationalError:  # a store older than the sentences table
+                n, width = 0, 0
+            need_mb = n * ((width or 0) + SENTENCE_ROW_OVERHEAD) / 2**20
+            if not n or need_mb > self._sentence_mb:
+                if n:
+                    log.info("stored sentences stay in SQLite: %s of them need %.0f MB > %s "
+                             "(ASSISTANT_SENTENCE_MEMORY_MB)", n, need_mb, self._sentence_mb)
+                self._sentence_mb = 0.0
+                return
+            held = SentenceVectors.read(conn)
+        except sqlite3.Error as exc:
+            if self._conn is not None:  # else close() interrupted the read, as it should
+                log.warning("stored sentences stay in SQLite: cannot read %s's: %s",
+                            self.path, exc)
+            return
+        finally:
+            with self._lock:
+                self._sentences_conn = None
+                conn.close()
+        with self._lock:
+            if self._conn is None:
+                return
+            self._sentences = held
+        log.info("stored sentences read into memory: %s sentences of %s in %.1f s (%.0f MB)",
+                 len(held), self.path.name, time.perf_counter() - started, held.nbytes / 2**20)
+
+    def close(self) -> None:
+        """Close the connections, stopping a postings or sentence read under way."""
+        with self._lock:
+            for loading in (self._postings_conn, self._sentences_conn):
+                if loading is not None:
+                    loading.interrupt()
+            threads = [self._postings_thread, self._sentences_thread]
+            self._postings_thread = self._sentences_thread = None
+            self._sentences = None
             if self._lexical is not None:
                 self._lexical.close()
                 self._lexical = None
@@ -408,10 +498,11 @@ class Store(DocumentReads):
             while not self._readers.empty():  # connections in use close when handed back
                 with contextlib.suppress(sqlite3.Error):
                     self._readers.get_nowait().close()
-        if thread is not None and thread is not threading.current_thread():
-            # Outside the lock: the read takes it to hand its connection back. Interrupted,
-            # SQLite stops at once; the numpy part after its queries takes a moment at most.
-            thread.join(timeout=30)
+        for thread in threads:
+            if thread is not None and thread is not threading.current_thread():
+                # Outside the lock: a read takes it to hand its connection back. Interrupted,
+                # SQLite stops at once; the numpy part after its queries takes a moment at most.
+                thread.join(timeout=30)
 
     def commit(self) -> None:
         """Commit pending writes."""
@@ -518,6 +609,32 @@ class Store(DocumentReads):
         (float32, unit length); a range with none (a generation written before sentence vectors
         were stored) maps to an empty list."""
         keys = list(dict.fromkeys(ranges))
+        held = self._sentences
+        if held is not None:
+            rows, counts = held.rows(keys)
+            vecs = unit_vectors(held.codes[rows], held.scales[rows])
+            pairs = list(zip(held.starts[rows].tolist(), held.ends[rows].tolist(), strict=True))
+            spans, at = [], 0
+            for n in counts:
+                spans.append(pairs[at : at + n])
+                at += n
+        else:
+            started = time.perf_counter()
+            spans, scales, blobs = self._stored_sentences(keys)
+            vecs = dequantize(scales, blobs)
+            self._spent_on_sentences(time.perf_counter() - started)
+        out: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
+        at = 0
+        for key, mine in zip(keys, spans, strict=True):
+            out[key] = (mine, vecs[at : at + len(mine)] if mine
+                        else np.zeros((0, 0), np.float32))
+            at += len(mine)
+        return out
+
+    def _stored_sentences(self, keys: list[tuple[str, int, int]]
+                          ) -> tuple[list[list[tuple[int, int]]], list[float], list[bytes]]:
+        """Read from SQLite: per range its sentences' spans, and all their scales and vector
+        codes in that order."""
         found: dict[int, list[tuple[int, int, float, bytes]]] = {}
         # One statement a batch (each range is its own index scan): a statement per range cost
         # more in Python than in SQLite, fifty times a reranked search.
@@ -537,15 +654,8 @@ class Store(DocumentReads):
         for mine in found.values():  # in document order (char_start is unique in a document)
             mine.sort(key=lambda r: r[0])
         got = [r for n in range(len(keys)) for r in found.get(n, [])]
-        vecs = dequantize([r[2] for r in got], [r[3] for r in got])
-        out: dict[tuple[str, int, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
-        at = 0
-        for n, key in enumerate(keys):
-            mine = found.get(n, [])
-            out[key] = ([(r[0], r[1]) for r in mine],
-                        vecs[at : at + len(mine)] if mine else np.zeros((0, 0), np.float32))
-            at += len(mine)
-        return out
+        return ([[(r[0], r[1]) for r in found.get(n, [])] for n in range(len(keys))],
+                [r[2] for r in got], [r[3] for r in got])
 
     def chunk_ids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         """For each embedding-text hash already stored, one chunk id that has it."""
@@ -670,11 +780,18 @@ def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dequantize(scales: list[float], blobs: list[bytes]) -> np.ndarray:
-    """Unit-length float32 vectors back from int8 codes and their scales."""
+    """Unit-length float32 vectors back from int8 codes (bytes) and their scales."""
     if not blobs:
         return np.zeros((0, 0), np.float32)
-    codes = np.frombuffer(b"".join(blobs), np.int8).reshape(len(blobs), -1).astype(np.float32)
-    v = codes * np.asarray(scales, np.float32)[:, None]
+    return unit_vectors(np.frombuffer(b"".join(blobs), np.int8).reshape(len(blobs), -1),
+                        np.asarray(scales, np.float32))
+
+
+def unit_vectors(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Unit-length float32 vectors back from rows of int8 codes and their float32 scales."""
+    if not len(codes):
+        return np.zeros((0, 0), np.float32)
+    v = codes.astype(np.float32) * scales[:, None]
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     return v / np.where(norms > 0, norms, 1.0)
 

@@ -95,15 +95,17 @@ class EvidenceFinder:
         """The index generation being read."""
         return self.retriever.reader
 
-    def find(self, question: str, *, filters: Filters | None = None) -> list[Sentence]:
-        """Candidate sentences, best first: by `answer` with a ranker, else by `score`."""
+    def find(self, question: str, *, filters: Filters | None = None,
+             head: int | None = None) -> list[Sentence]:
+        """Candidate sentences, best first: by `answer` with a ranker, else by `score` (`head`:
+        only this many get the ranker's whole bag, `BoostedModel.raw_scores`)."""
         found = self.candidates(question, filters=filters)
         sents = found.sentences
         if self.ranker is None or not sents:
             sents.sort(key=lambda s: (-s.score, s.chunk_rank, s.start))
             return sents
         rows = answer_features(found)
-        for s, p, row in zip(sents, self.ranker.score(rows), rows, strict=True):
+        for s, p, row in zip(sents, self.ranker.score(rows, head=head), rows, strict=True):
             s.answer = float(p)
             s.row = row
         sents.sort(key=lambda s: (-s.answer, s.chunk_rank, s.start))

@@ -64,6 +64,7 @@ _MONTHS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
     "friday saturday sunday yesterday today tomorrow".split())
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d\d(?:s)?$")
+_SIGNS = frozenset("$£€¥%")  # the tokens _NUMBER matches that do not start with a digit
 _MONEY = re.compile(r"[$£€¥]|\b(?:dollars?|pounds?|euros?|yen|yuan|rupees?|cents?)\b",
                     re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
@@ -232,12 +233,14 @@ def signals(text: str, shape: Shape) -> Signals:
                 name_at.append(i)
         if head is not None and low.rstrip("s") == head:
             head_at.append(i)
-        if _NUMBER.match(t) or low in _NUMBER_WORDS:
+        # Both patterns need a digit (or a currency sign) first: most tokens skip the regex.
+        digit = t[0].isdigit()
+        if ((digit or t in _SIGNS) and _NUMBER.match(t)) or low in _NUMBER_WORDS:
             number = number or novel
-            if novel and t[0].isdigit():
+            if novel and digit:
                 answers.add(low)
                 answer_at.append(i)
-        if _YEAR.match(t):
+        if digit and _YEAR.match(t):
             year = year or novel
         if low in _MONTHS and (t[0].isupper() or low in ("yesterday", "today", "tomorrow")):
             month = month or novel

@@ -31,9 +31,9 @@ class SentenceRanker(BoostedModel):
         self.scale = scale
         self.shift = shift
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        """One probability per feature row."""
-        return self.probability(self.raw_scores(rows))
+    def score(self, rows: np.ndarray, *, head: int | None = None) -> np.ndarray:
+        """One probability per feature row (`head`: as in `raw_scores`)."""
+        return self.probability(self.raw_scores(rows, head=head))
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
         """Raw scores of this model made probabilities by its logistic."""

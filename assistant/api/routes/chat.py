@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
-from assistant.api.deps import ReadAccess, ServiceDep
+from assistant.api.deps import ComputeDep, ReadAccess, ServiceDep
 from assistant.api.schemas import ChatRequest
 from assistant.api.sse import event_stream, sse, text_pieces
 from assistant.models import ChatReply
@@ -22,11 +21,12 @@ router = APIRouter(prefix="/v1", tags=["chat"])
                        "`quote` {text, citation} per quote, `delta` {text} pieces of the answer "
                        "text, then `done` (the whole ChatReply)."}}}},
 )
-async def chat(body: ChatRequest, service: ServiceDep, _: ReadAccess):  # noqa: ANN201
+async def chat(body: ChatRequest, service: ServiceDep, compute: ComputeDep,  # noqa: ANN201
+               _: ReadAccess):
     """Follow-ups are read in the conversation's context ("And Iran?")."""
     # Answer before any byte is sent, so that errors still get their status code.
-    reply = await run_in_threadpool(service.chat, body.message, body.conversation_id,
-                                    filters=body.core_filters())
+    reply = await compute(service.chat, body.message, body.conversation_id,
+                          filters=body.core_filters())
     if not body.stream:
         return reply
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from assistant.answers import Turn
-from assistant.api.deps import ReadAccess, ServiceDep
+from assistant.api.deps import ComputeDep, ReadAccess, ServiceDep
 from assistant.api.error_replies import openai_error
 from assistant.api.schemas import OpenAIError
 from assistant.api.sse import event_stream, sse, text_pieces
@@ -111,7 +111,8 @@ async def model(model_id: str, _: ReadAccess) -> Any:
 
 @router.post("/chat/completions", summary="Chat completions (OpenAI-compatible)",
              responses=ERRORS)
-async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAccess) -> Any:
+async def completions(body: CompletionRequest, service: ServiceDep, compute: ComputeDep,
+                      _: ReadAccess) -> Any:
     """The last user message is answered in the context of the earlier ones; `content` carries
     the answer with [n] markers and a source list, and `citations`/`quotes` carry the same as
     structured data beside `choices`.
@@ -137,7 +138,7 @@ async def completions(body: CompletionRequest, service: ServiceDep, _: ReadAcces
         answer = Answer(question=question, answer=follow.ask_back, quotes=[], citations=[],
                         confidence=0.0, abstained=True)
     else:
-        answer = await run_in_threadpool(service.ask, question)
+        answer = await compute(service.ask, question)
     content = answer.answer + _sources(answer.citations)
     extra = {"citations": [c.model_dump() for c in answer.citations],
              "quotes": [q.model_dump() for q in answer.quotes],
