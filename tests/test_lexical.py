@@ -173,25 +173,36 @@ def test_close_stops_a_postings_read_under_way(tmp_path: Path, monkeypatch):
     real_read = LexicalIndex.read
 
     def slow_read(conn: sqlite3.Connection, **kw) -> LexicalIndex:
-        started.append(time.monotonic())
-        # A long real query on the read's connection: close() must interrupt it.
-        conn.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
-                     "WHERE i < 10000000000) SELECT count(*) FROM c").fetchone()
+        hang(conn, started)
         return real_read(conn, **kw)
 
     monkeypatch.setattr(store_module.LexicalIndex, "read", staticmethod(slow_read))
     store = Store(path, readonly=True)
     store.bm25("drones", 5)
+    close_while_reading(store, started, "postings")
+    assert store._lexical is None
+    assert open_files(path) == 0
+
+
+def hang(conn: sqlite3.Connection, started: list[float]) -> None:
+    """Note the time, then run a long real query on a background read's connection."""
+    started.append(time.monotonic())
+    conn.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                 "WHERE i < 10000000000) SELECT count(*) FROM c").fetchone()
+
+
+def close_while_reading(store: Store, started: list[float], what: str) -> None:
+    """Once the background read of `what` (postings, sentences) hangs in `hang`, close the
+    store: the read must be interrupted and its connection let go of within seconds."""
     deadline = time.monotonic() + 10
     while not started and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert started and store._postings_conn is not None
-    thread = store._postings_thread
+    assert started and getattr(store, f"_{what}_conn") is not None
+    thread = getattr(store, f"_{what}_thread")
     t0 = time.monotonic()
     store.close()
     assert time.monotonic() - t0 < 5 and not thread.is_alive()
-    assert store._lexical is None and store._postings_conn is None
-    assert open_files(path) == 0
+    assert getattr(store, f"_{what}_conn") is None
 
 
 def test_read_postings_now_reads_them_once(tmp_path: Path, caplog):

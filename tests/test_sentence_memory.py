@@ -15,6 +15,8 @@ from assistant.index.store import Store
 from assistant.ingest import Chunker
 from assistant.models import Document
 
+from .test_lexical import close_while_reading, hang, open_files
+
 DIM = 8
 
 
@@ -122,20 +124,12 @@ def test_close_stops_a_sentence_read_under_way(tmp_path: Path, monkeypatch):
     real_read = SentenceVectors.read
 
     def slow_read(conn: sqlite3.Connection) -> SentenceVectors:
-        started.append(time.monotonic())
-        conn.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
-                     "WHERE i < 10000000000) SELECT count(*) FROM c").fetchone()
+        hang(conn, started)
         return real_read(conn)
 
     monkeypatch.setattr(store_module.SentenceVectors, "read", staticmethod(slow_read))
     store = Store(path, readonly=True)
     store.sentences(ranges)
-    deadline = time.monotonic() + 10
-    while not started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert started and store._sentences_conn is not None
-    thread = store._sentences_thread
-    t0 = time.monotonic()
-    store.close()
-    assert time.monotonic() - t0 < 5 and not thread.is_alive()
-    assert store._sentences is None and store._sentences_conn is None
+    close_while_reading(store, started, "sentences")
+    assert store._sentences is None
+    assert open_files(path) == 0

@@ -377,29 +377,39 @@ class Store(DocumentReads):
                 self._read_postings()
         return self._lexical is not None
 
+    @contextlib.contextmanager
+    def _side_connection(self, name: str, held: str) -> Iterator[sqlite3.Connection | None]:
+        """A connection of its own for a background read into memory, kept in attribute `name`
+        while it lasts so that close() can interrupt it; None when the store is closed or
+        replaced, or the copy (attribute `held`) is read or being read already."""
+        conn = None
+        with self._lock:
+            if self._conn is not None and getattr(self, held) is None and not getattr(self, name):
+                with contextlib.suppress(IndexCorruptError):  # replaced meanwhile
+                    conn = self._open()
+                setattr(self, name, conn)
+        try:
+            yield conn
+        finally:
+            if conn is not None:
+                with self._lock:
+                    setattr(self, name, None)
+                    conn.close()
+
     def _read_postings(self) -> None:
         """Read this generation's postings into a LexicalIndex (on a connection of its own, so
         requests keep theirs); on any failure keep to FTS5."""
-        with self._lock:
-            if self._conn is None or self._lexical is not None or self._postings_conn:
-                return  # closed, read, or being read meanwhile
-            try:
-                conn = self._open()
-            except IndexCorruptError:
-                return  # replaced meanwhile
-            self._postings_conn = conn
         started = time.perf_counter()
-        try:
-            lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
-        except sqlite3.Error as exc:
-            if self._conn is not None:  # else close() interrupted the read, as it should
-                log.warning("keyword search stays on FTS5: cannot read %s's postings: %s",
-                            self.path, exc)
-            return
-        finally:
-            with self._lock:
-                self._postings_conn = None
-                conn.close()
+        with self._side_connection("_postings_conn", "_lexical") as conn:
+            if conn is None:
+                return
+            try:
+                lexical = LexicalIndex.read(conn, weights=BM25_WEIGHTS)
+            except sqlite3.Error as exc:
+                if self._conn is not None:  # else close() interrupted the read, as it should
+                    log.warning("keyword search stays on FTS5: cannot read %s's postings: %s",
+                                self.path, exc)
+                return
         with self._lock:
             if self._conn is not None:
                 self._lexical = lexical
@@ -438,41 +448,39 @@ class Store(DocumentReads):
                 self._read_sentences()
         return self._sentences is not None
 
+    def _sentences_fit(self, conn: sqlite3.Connection) -> bool:
+        """Whether this generation has stored sentences and they fit in `sentence_memory_mb`;
+        if not, the store stops trying (and says why when they are too many)."""
+        try:
+            n, width = conn.execute(
+                "SELECT count(*), max(length(vector)) FROM sentences").fetchone()
+        except sqlite3.OperationalError:  # a store older than the sentences table
+            n, width = 0, 0
+        need_mb = n * ((width or 0) + SENTENCE_ROW_OVERHEAD) / 2**20
+        if n and need_mb <= self._sentence_mb:
+            return True
+        if n:
+            log.info("stored sentences stay in SQLite: %s of them need %.0f MB > %s "
+                     "(ASSISTANT_SENTENCE_MEMORY_MB)", n, need_mb, self._sentence_mb)
+        self._sentence_mb = 0.0
+        return False
+
     def _read_sentences(self) -> None:
         """Read this generation's stored sentences into a SentenceVectors (on a connection of
         its own) when they fit in `sentence_memory_mb`; on any failure keep to SQLite."""
-        with self._lock:
-            if self._conn is None or self._sentences is not None or self._sentences_conn:
-                return
-            try:
-                conn = self._open()
-            except IndexCorruptError:
-                return
-            self._sentences_conn = conn
         started = time.perf_counter()
-        try:
-            try:
-                n, width = conn.execute(
-                    "SELECT count(*), max(length(vector)) FROM sentences").fetchone()
-            except sqlite3.OperationalError:  # a store older than the sentences table
-                n, width = 0, 0
-            need_mb = n * ((width or 0) + SENTENCE_ROW_OVERHEAD) / 2**20
-            if not n or need_mb > self._sentence_mb:
-                if n:
-                    log.info("stored sentences stay in SQLite: %s of them need %.0f MB > %s "
-                             "(ASSISTANT_SENTENCE_MEMORY_MB)", n, need_mb, self._sentence_mb)
-                self._sentence_mb = 0.0
+        with self._side_connection("_sentences_conn", "_sentences") as conn:
+            if conn is None:
                 return
-            held = SentenceVectors.read(conn)
-        except sqlite3.Error as exc:
-            if self._conn is not None:  # else close() interrupted the read, as it should
-                log.warning("stored sentences stay in SQLite: cannot read %s's: %s",
-                            self.path, exc)
+            try:
+                held = SentenceVectors.read(conn) if self._sentences_fit(conn) else None
+            except sqlite3.Error as exc:
+                if self._conn is not None:  # else close() interrupted the read, as it should
+                    log.warning("stored sentences stay in SQLite: cannot read %s's: %s",
+                                self.path, exc)
+                return
+        if held is None:
             return
-        finally:
-            with self._lock:
-                self._sentences_conn = None
-                conn.close()
         with self._lock:
             if self._conn is None:
                 return
