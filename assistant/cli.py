@@ -486,10 +486,17 @@ def serve(
 
         os.environ["ASSISTANT_TOKEN_SECRET"] = secrets.token_urlsafe(32)
     # The workers accept from one socket: without this, connections opened together can all
-    # stay on one worker (see SpreadMiddleware). A user's explicit setting stands.
+    # stay on one worker (see assistant.api.spread). A user's explicit setting stands.
     os.environ.setdefault("ASSISTANT_SPREAD_CONNECTIONS", "1")
-    uvicorn.run("assistant.server:app", factory=True, workers=workers, host=host, port=port,
-                log_level="info", proxy_headers=False, log_config=log_config)
+    from assistant.api.spread import Board
+
+    board = Board.create()
+    os.environ["ASSISTANT_SPREAD_BOARD"] = str(board)
+    try:
+        uvicorn.run("assistant.server:app", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", proxy_headers=False, log_config=log_config)
+    finally:
+        board.unlink(missing_ok=True)
 
 
 def _server_log_config(workers: int) -> dict:

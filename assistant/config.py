@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         "turns it on): a response sent while the process is busy with other requests closes its "
         "connection, so the client reconnects to a free process instead of staying on a busy "
         "one.")
+    spread_board: Path | None = Field(
+        None, description="The file where worker processes publish their requests in flight, so "
+        "a busy one sends clients to the least busy (`serve --workers N` makes it; without it "
+        "each worker goes by its own load).")
     token_ttl_seconds: int = Field(600, ge=30, le=86400, description="Widget token lifetime.")
     conversation_ttl_seconds: int = Field(3600, ge=60, description="Idle chat conversations "
                                           "are forgotten after this.")

@@ -19,8 +19,8 @@ from assistant.api.error_replies import (error_reply, openai_error, openai_inval
                                          speaks_openai)
 from assistant.api.compute import Compute
 from assistant.api.metrics import Metrics
-from assistant.api.middleware import (BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware,
-                                       SpreadMiddleware)
+from assistant.api.middleware import BodyLimitMiddleware, MetricsMiddleware, RateLimitMiddleware
+from assistant.api.spread import SpreadMiddleware, join_board
 from assistant.api.routes import (ask, chat, check, docs, documents, feedback, health, ingest,
                                    openai, search, web, widget)
 from assistant.api.schemas import UNION_TAGS
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_body_mb * 2**20))
     if settings.spread_connections:  # inside the metrics: they time the whole response
-        app.add_middleware(SpreadMiddleware)
+        app.add_middleware(SpreadMiddleware, board=join_board(settings.spread_board))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.proxies():
         # Outermost: the client address every layer sees is the one a trusted proxy forwarded.

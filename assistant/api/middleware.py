@@ -14,11 +14,6 @@ from assistant.api.error_replies import error_reply
 from assistant.api.metrics import Metrics
 from assistant.auth import Authenticator, bearer_value, client_address, parse_rate, retry_seconds
 
-# A response sent while its process works on this many other requests (or more) closes its
-# connection (SpreadMiddleware). Two keep a process's core busy; with one, a balanced pair of
-# clients per process reconnected after every request (kept answers: 709 against 791 a second).
-SPREAD_AT = 2
-
 # Probes and docs are never limited (orchestrators poll them), nor are the static pages and
 # assets in ASSETS (one desk load is five requests).
 UNLIMITED = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
@@ -164,36 +159,3 @@ class BodyLimitMiddleware:
         mb = self.max_bytes / 2**20
         await _error(scope, send, 413, "payload_too_large",
                      f"the request body is over the {mb:g} MB limit (ASSISTANT_MAX_BODY_MB)", {})
-
-
-class SpreadMiddleware:
-    """One of several worker processes: a response sent while this process is still working on
-    SPREAD_AT other requests or more asks its client to reconnect (`Connection: close`).
-
-    Worker processes accept connections from one shared socket, and a client keeps its
-    connection alive: connections opened in one burst (a pool of clients starting together)
-    often all land on one worker, which then serves every request while the others idle (8
-    clients on 2 workers: 17 of the two workers' 18 CPU seconds on one). A client told to
-    reconnect is accepted by whichever worker is free to accept first, an idle one before a
-    busy one, so the load spreads by itself; a lone client keeps its connection."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.busy = 0  # requests in flight in this process (one event loop: no lock needed)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start" and self.busy > SPREAD_AT:
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"connection", b"close")]}
-            await send(message)
-
-        self.busy += 1
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            self.busy -= 1

@@ -21,10 +21,10 @@ from assistant.index.generations import (
     read_manifest,
     write_lock,
 )
-from assistant.index.store import Store, fts_words
+from assistant.index.store import Store, after_memory_reads, fts_words
 from assistant.index.vectors import KINDS, VectorIndex, set_search_threads
 
 __all__ = ["KINDS", "MANIFEST", "Backend", "ConversationStore", "DocumentStore", "FileBackend",
            "IndexReader", "IndexWriter", "Manifest", "Reader", "Store", "VectorIndex",
-           "VectorSearch", "Writer", "check_embedder", "fts_words", "no_index", "open_backend",
+           "VectorSearch", "Writer", "after_memory_reads", "check_embedder", "fts_words", "no_index", "open_backend",
            "read_manifest", "set_search_threads", "write_lock"]

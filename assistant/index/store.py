@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from queue import Queue
@@ -236,6 +236,24 @@ SENTENCE_READ_SECONDS_PER_CHUNK = 1e-5
 SENTENCE_MEMORY_MB = 512.0
 SENTENCE_ROW_OVERHEAD = 20  # bytes a sentence holds in memory besides its vector
 
+# Called (no arguments, in the reading thread) after each background read into memory: a server
+# settles its heap then (`assistant.service.memory.settle`); the index does not know about it.
+_AFTER_MEMORY_READS: list[Callable[[], None]] = []
+
+
+def after_memory_reads(hook: Callable[[], None]) -> None:
+    """Have `hook` called after each background read of postings or sentences (once each)."""
+    if hook not in _AFTER_MEMORY_READS:
+        _AFTER_MEMORY_READS.append(hook)
+
+
+def _memory_read_done() -> None:
+    for hook in list(_AFTER_MEMORY_READS):
+        try:
+            hook()
+        except Exception:  # a hook's failure must not undo the read
+            log.exception("after a read into memory")
+
 # Sentence ranges read by one statement (SQLite allows 500 terms in a compound SELECT).
 SENTENCE_RANGES_PER_QUERY = 100
 # Connections a live generation's readers share (requests on a 2-core machine rarely need more).
@@ -418,6 +436,7 @@ class Store(DocumentReads):
                 return
         log.info("keyword search runs from memory: %s's postings read in %.1f s",
                  self.path.name, time.perf_counter() - started)
+        _memory_read_done()
 
     def _spent_on_sentences(self, seconds: float) -> None:
         """Count a read of stored sentences from SQLite; once such reads add up to the
@@ -487,6 +506,7 @@ class Store(DocumentReads):
             self._sentences = held
         log.info("stored sentences read into memory: %s sentences of %s in %.1f s (%.0f MB)",
                  len(held), self.path.name, time.perf_counter() - started, held.nbytes / 2**20)
+        _memory_read_done()
 
     def close(self) -> None:
         """Close the connections, stopping a postings or sentence read under way."""

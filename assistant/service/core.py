@@ -32,6 +32,7 @@ from assistant.errors import (
     QueryError,
     SourceError,
 )
+from assistant.index import after_memory_reads
 from assistant.ingest import Chunker, from_record, ingest, ingest_documents, read_upload, remove
 from assistant.models import (
     Answer,
@@ -48,7 +49,7 @@ from assistant.models import (
 )
 from assistant.search import Mode
 from assistant.service.live import Generation, LiveIndex
-from assistant.service.memory import return_large_blocks_to_the_system
+from assistant.service.memory import return_large_blocks_to_the_system, settle, tune_for_serving
 
 log = logging.getLogger("assistant")
 
@@ -81,9 +82,12 @@ class Service:
 
     def start(self) -> None:
         """Begin loading without blocking start-up (readiness is reported separately)."""
-        return_large_blocks_to_the_system()  # a long-running process: keep its memory flat
-        threading.Thread(target=self._load, kwargs={"report": True}, name="assistant-load",
-                         daemon=True).start()
+        # A long-running process: keep its memory flat and its collections short.
+        return_large_blocks_to_the_system()
+        tune_for_serving()
+        after_memory_reads(settle)
+        threading.Thread(target=self._load, kwargs={"report": True, "serving": True},
+                         name="assistant-load", daemon=True).start()
 
     def load(self, *, index_required: bool = True) -> Service:
         """Load the index and the model now, in this thread, raising what stops either (an
@@ -98,10 +102,11 @@ class Service:
             raise self.index.problem
         return self
 
-    def _load(self, *, report: bool) -> None:
+    def _load(self, *, report: bool, serving: bool = False) -> None:
         """Load the model, then the index. With `report` (a server) problems are logged, for
         its operator; a command raises them instead (`load`). The index's problem is kept by
-        the live index (`LiveIndex.problem`), the model's here."""
+        the live index (`LiveIndex.problem`), the model's here. `serving`: settle the heap
+        after (see `memory.settle`)."""
         try:
             embedder = self.model()
             try:
@@ -118,6 +123,8 @@ class Service:
             if report:
                 log.exception("loading failed")
         finally:
+            if serving:
+                settle()
             self._loaded.set()
 
     @property

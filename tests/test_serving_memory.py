@@ -1,0 +1,78 @@
+"""A server's heap: long-lived objects left out of collections once loaded (without leaking a
+cycle for good), young ones collected less often, and the index telling when it has read a
+generation into memory."""
+
+import gc
+import sys
+import weakref
+from pathlib import Path
+
+from assistant.index import after_memory_reads
+from assistant.index import store as store_module
+from assistant.index.store import Store
+from assistant.service import memory
+
+from .test_sentence_memory import build
+
+
+class Node:
+    """Something a cycle can be made of (and a weak reference can watch)."""
+
+    other: "Node | None" = None
+
+
+def test_settle_freezes_survivors_and_frees_a_frozen_cycle_at_the_next(monkeypatch):
+    monkeypatch.setattr(memory, "_next_settle", 0.0)
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # only the cycle collector can free these
+    watch = weakref.ref(a)
+    try:
+        assert memory.settle()
+        assert gc.get_freeze_count() > 0
+        assert not memory.settle()  # too soon: a settle costs a full collection
+        del a, b
+        gc.collect()
+        assert watch() is not None  # frozen: collections leave it alone
+        monkeypatch.setattr(memory, "_next_settle", 0.0)
+        assert memory.settle()
+        assert watch() is None  # the next settle unfroze and collected it
+    finally:
+        gc.unfreeze()
+
+
+def test_tuning_for_serving_collects_young_objects_less_often_and_switches_sooner():
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults (a server started earlier in this
+        sys.setswitchinterval(0.005)   # process may have tuned them already)
+        memory.tune_for_serving()
+        assert gc.get_threshold() == (memory.GC_YOUNG_THRESHOLD, 10, 10)
+        assert memory.GC_YOUNG_THRESHOLD > 700
+        assert sys.getswitchinterval() == memory.SWITCH_INTERVAL_S < 0.005
+    finally:
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)
+
+
+def test_the_index_tells_when_it_has_read_a_generation_into_memory(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(store_module, "_AFTER_MEMORY_READS", [])
+    calls = []
+
+    def hook() -> None:
+        calls.append("read")
+
+    def broken() -> None:
+        raise RuntimeError("a hook's failure must not undo the read")
+
+    after_memory_reads(hook)
+    after_memory_reads(hook)  # once each
+    after_memory_reads(broken)
+    path, _ = build(tmp_path / "s.sqlite")
+    store = Store(path, readonly=True)
+    try:
+        assert calls == []
+        assert store.read_sentences() and calls == ["read"]
+        assert store.read_postings() and calls == ["read", "read"]
+        assert store.read_sentences() and calls == ["read", "read"]  # read already: no more
+    finally:
+        store.close()
