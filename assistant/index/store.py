@@ -236,13 +236,13 @@ SENTENCE_READ_SECONDS_PER_CHUNK = 1e-5
 SENTENCE_MEMORY_MB = 512.0
 SENTENCE_ROW_OVERHEAD = 20  # bytes a sentence holds in memory besides its vector
 
-# Called (no arguments, in the reading thread) after each background read into memory: a server
-# settles its heap then (`assistant.service.memory.settle`); the index does not know about it.
+# Called (no arguments, in the reading thread) after each read of a generation's postings or
+# sentences into memory: a server settles its heap then (`assistant.service.memory.settle`).
 _AFTER_MEMORY_READS: list[Callable[[], None]] = []
 
 
 def after_memory_reads(hook: Callable[[], None]) -> None:
-    """Have `hook` called after each background read of postings or sentences (once each)."""
+    """Have `hook` called after each read of postings or sentences into memory (once each)."""
     if hook not in _AFTER_MEMORY_READS:
         _AFTER_MEMORY_READS.append(hook)
 
