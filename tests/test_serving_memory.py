@@ -76,3 +76,36 @@ def test_the_index_tells_when_it_has_read_a_generation_into_memory(tmp_path: Pat
         assert store.read_sentences() and calls == ["read", "read"]  # read already: no more
     finally:
         store.close()
+
+
+def test_a_starting_server_tunes_its_heap_and_settles_once_loaded(seeds_index, embedder,
+                                                                  monkeypatch):
+    """`Service.start` (what a server calls) tunes the collector, settles after loading, and has
+    the index settle after its reads into memory; a command's `load` does none of it."""
+    import time
+
+    from assistant.service import Service
+
+    monkeypatch.setattr(store_module, "_AFTER_MEMORY_READS", [])
+    monkeypatch.setattr(memory, "_next_settle", 0.0)
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    sys.setswitchinterval(0.005)
+    service = Service(seeds_index, embedder)
+    try:
+        service.load()
+        assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] == 700
+        service.start()
+        deadline = time.monotonic() + 120
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gc.get_freeze_count() > 0  # settled after loading
+        assert gc.get_threshold()[0] == memory.GC_YOUNG_THRESHOLD
+        assert sys.getswitchinterval() == memory.SWITCH_INTERVAL_S
+        assert store_module._AFTER_MEMORY_READS == [memory.settle]
+    finally:
+        service.close()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)

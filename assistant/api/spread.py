@@ -37,9 +37,8 @@ class Board:
     """Requests in flight in each of a server's worker processes: a file every worker maps,
     one slot each; a worker writes only its own slot, so it needs no lock but to join."""
 
-    def __init__(self, buffer: mmap.mmap, slot: int) -> None:
-        self._buffer = buffer  # kept: the counts below are a view of it
-        self._counts = np.frombuffer(buffer, dtype=np.int64).reshape(SLOTS, 2)
+    def __init__(self, counts: np.ndarray, slot: int) -> None:
+        self._counts = counts  # a view of the mapped file (which it keeps mapped)
         self.slot = slot
 
     @staticmethod
@@ -64,7 +63,7 @@ class Board:
                 for slot in range(SLOTS):
                     if not _alive(int(counts[slot, 0])):
                         counts[slot] = (os.getpid(), 0)
-                        board = cls(buffer, slot)
+                        board = cls(counts, slot)
                         atexit.register(board.leave)
                         return board
             finally:

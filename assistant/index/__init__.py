@@ -26,5 +26,5 @@ from assistant.index.vectors import KINDS, VectorIndex, set_search_threads
 
 __all__ = ["KINDS", "MANIFEST", "Backend", "ConversationStore", "DocumentStore", "FileBackend",
            "IndexReader", "IndexWriter", "Manifest", "Reader", "Store", "VectorIndex",
-           "VectorSearch", "Writer", "after_memory_reads", "check_embedder", "fts_words", "no_index", "open_backend",
-           "read_manifest", "set_search_threads", "write_lock"]
+           "VectorSearch", "Writer", "after_memory_reads", "check_embedder", "fts_words",
+           "no_index", "open_backend", "read_manifest", "set_search_threads", "write_lock"]

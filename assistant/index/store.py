@@ -236,6 +236,11 @@ SENTENCE_READ_SECONDS_PER_CHUNK = 1e-5
 SENTENCE_MEMORY_MB = 512.0
 SENTENCE_ROW_OVERHEAD = 20  # bytes a sentence holds in memory besides its vector
 
+# Sentence ranges read by one statement (SQLite allows 500 terms in a compound SELECT).
+SENTENCE_RANGES_PER_QUERY = 100
+# Connections a live generation's readers share (requests on a 2-core machine rarely need more).
+READ_CONNECTIONS = max(2, min(8, 2 * (os.cpu_count() or 1)))
+
 # Called (no arguments, in the reading thread) after each read of a generation's postings or
 # sentences into memory: a server settles its heap then (`assistant.service.memory.settle`).
 _AFTER_MEMORY_READS: list[Callable[[], None]] = []
@@ -253,11 +258,6 @@ def _memory_read_done() -> None:
             hook()
         except Exception:  # a hook's failure must not undo the read
             log.exception("after a read into memory")
-
-# Sentence ranges read by one statement (SQLite allows 500 terms in a compound SELECT).
-SENTENCE_RANGES_PER_QUERY = 100
-# Connections a live generation's readers share (requests on a 2-core machine rarely need more).
-READ_CONNECTIONS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
 class Store(DocumentReads):

@@ -86,8 +86,12 @@ class Service:
         return_large_blocks_to_the_system()
         tune_for_serving()
         after_memory_reads(settle)
-        threading.Thread(target=self._load, kwargs={"report": True, "serving": True},
-                         name="assistant-load", daemon=True).start()
+
+        def load_and_settle() -> None:
+            self._load(report=True)
+            settle()  # the model and the index are the long-lived objects
+
+        threading.Thread(target=load_and_settle, name="assistant-load", daemon=True).start()
 
     def load(self, *, index_required: bool = True) -> Service:
         """Load the index and the model now, in this thread, raising what stops either (an
@@ -102,11 +106,10 @@ class Service:
             raise self.index.problem
         return self
 
-    def _load(self, *, report: bool, serving: bool = False) -> None:
+    def _load(self, *, report: bool) -> None:
         """Load the model, then the index. With `report` (a server) problems are logged, for
         its operator; a command raises them instead (`load`). The index's problem is kept by
-        the live index (`LiveIndex.problem`), the model's here. `serving`: settle the heap
-        after (see `memory.settle`)."""
+        the live index (`LiveIndex.problem`), the model's here."""
         try:
             embedder = self.model()
             try:
@@ -123,8 +126,6 @@ class Service:
             if report:
                 log.exception("loading failed")
         finally:
-            if serving:
-                settle()
             self._loaded.set()
 
     @property
