@@ -1,4 +1,7 @@
-"""FastAPI dependencies, as Annotated aliases (swap them with app.dependency_overrides)."""
+"""FastAPI dependencies, as Annotated aliases (swap them with app.dependency_overrides).
+
+Each is `async def`: FastAPI runs a plain `def` dependency in its thread pool, and these only
+read the app's state, so three hand-overs to a thread and back cost more than the work."""
 
 from __future__ import annotations
 
@@ -12,17 +15,17 @@ from assistant.config import Settings
 from assistant.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The app's service object."""
     return request.app.state.service
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.service.settings
 
 
-def get_compute(request: Request) -> Compute:
+async def get_compute(request: Request) -> Compute:
     """The app's runner of CPU-bound service calls."""
     return request.app.state.compute
 

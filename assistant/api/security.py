@@ -37,7 +37,7 @@ def _rejected(request: Request, message: str) -> HTTPException:
     return _unauthorized(message)
 
 
-def require_write(request: Request) -> None:
+async def require_write(request: Request) -> None:
     """Writes need a configured API key; with none configured, writes are off."""
     auth = authenticator(request)
     if not auth.keys():
@@ -50,7 +50,7 @@ def require_write(request: Request) -> None:
         raise _rejected(request, "the API key is not valid")
 
 
-def require_read(request: Request) -> None:
+async def require_read(request: Request) -> None:
     """Reads are open, or (ASSISTANT_READ_AUTH=key) need an API key or a widget token."""
     auth = authenticator(request)
     if auth.settings.read_auth == "open":

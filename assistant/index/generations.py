@@ -147,6 +147,7 @@ class IndexReader:
         if not vec_path.exists():
             raise IndexCorruptError(f"index file {vec_path} is missing; rebuild the index")
         self.vectors = VectorIndex.load(vec_path)
+        self.vectors.sieve_when_worth_it()
         # Touch the store now so a missing or broken file fails at open, not at first query.
         self.store.counts()
 

@@ -230,6 +230,11 @@ LEXICAL_MAX_CHUNKS = 500_000
 # filters repeat: a date range, a publisher).
 FILTERS_KEPT = 32
 
+# Chunk rows a live generation keeps once read (it never changes): a search reads the same
+# 50 candidates query after query, 0.7-1.6 ms from SQLite on a 36,000-chunk archive. About
+# 1.5 KB a row of 160 words; when full, the kept rows are dropped and kept afresh.
+CHUNK_ROWS_KEPT = 20_000
+
 # A live generation's stored sentences are read into memory by the same rule, up to
 # SENTENCE_MEMORY_MB of them: 0.35 s for the 200,000 sentences of 36,000 chunks of news.
 SENTENCE_READ_SECONDS_PER_CHUNK = 1e-5
@@ -292,6 +297,7 @@ class Store(DocumentReads):
         self._lock = threading.RLock()
         self._has_chunk_words: bool | None = None
         self._allowed: OrderedDict[tuple[object, ...], tuple[int, ...]] = OrderedDict()
+        self._rows: dict[int, sqlite3.Row] = {}  # CHUNK_ROWS_KEPT, of a live generation only
         self._conn: sqlite3.Connection | None = self._open()
         # A live generation is read by many request threads at once: each read borrows one of
         # a few connections (all opened now, for the reason above) instead of queueing on one.
@@ -517,6 +523,7 @@ class Store(DocumentReads):
             threads = [self._postings_thread, self._sentences_thread]
             self._postings_thread = self._sentences_thread = None
             self._sentences = None
+            self._rows = {}
             if self._lexical is not None:
                 self._lexical.close()
                 self._lexical = None
@@ -724,7 +731,25 @@ class Store(DocumentReads):
 
     def chunks(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
         """Chunk rows (text sliced from the stored document, plus document metadata) by id."""
-        ids = list(ids)
+        kept = self._rows  # empty while the store is being written
+        out: dict[int, sqlite3.Row] = {}
+        missing = []
+        for i in ids:
+            row = kept.get(i)
+            if row is None:
+                missing.append(i)
+            else:
+                out[i] = row
+        if missing:
+            read = self._read_chunks(missing)
+            if self.readonly:
+                if len(kept) + len(read) > CHUNK_ROWS_KEPT:  # bounded: start afresh, not grow
+                    kept.clear()
+                kept.update(read)
+            out.update(read)
+        return out
+
+    def _read_chunks(self, ids: list[int]) -> dict[int, sqlite3.Row]:
         out: dict[int, sqlite3.Row] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]

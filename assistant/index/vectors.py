@@ -5,13 +5,17 @@ Kinds (ASSISTANT_VECTOR_INDEX): `flat` (exact inner product, 1,536 bytes a chunk
 half the memory), `sq8` (8-bit scalar quantised, exhaustive, ~4x smaller), `ivf-sq8` (inverted
 lists over SQ8: probes a fraction of the lists, much faster at millions of chunks, recall
 measured by bench/large.py). `auto` keeps `fp16` up to COMPRESS_ABOVE chunks and switches a
-generation to `ivf-sq8` above it.
+generation to `ivf-sq8` above it. A live generation of flat or fp16 vectors picks its searches'
+candidates with an 8-bit sieve (`assistant.index.sieve`) and scores them exactly, once its
+exhaustive searches have cost as long as building the sieve takes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import IndexCorruptError
+from assistant.index.sieve import SIEVE_ABOVE, Sieve
 
 
 def _faiss() -> Any:
@@ -31,6 +36,12 @@ KINDS = ("flat", "fp16", "sq8", "ivf-sq8")
 COMPRESS_ABOVE = 1_000_000  # chunks; `auto` switches to ivf-sq8 above this (see bench/large.py)
 NPROBE_SHARE = 1 / 64  # share of inverted lists probed per query
 EXACT_FILTERED = 20_000  # filtered IVF searches over at most this many chunks score each one
+# Building a sieve: 31-180 ms for 36,000 fp16 vectors here (the slower with the index's pages
+# not yet touched). A live generation builds one, in the background, once its exhaustive
+# searches have cost as long: about a hundred searches; never for a one-off command.
+SIEVE_SECONDS_PER_VECTOR = 4e-6
+
+log = logging.getLogger(__name__)
 
 
 def ivf_lists(n: int) -> int:
@@ -46,6 +57,10 @@ class VectorIndex:
                  train: np.ndarray | None = None) -> None:
         faiss = _faiss()
         self.dim = dim
+        self._sieve: Sieve | None = None  # kept by `keep_sieve`, for a live generation only
+        self._sieve_budget: float | None = None  # seconds of exhaustive search, once wanted
+        self._sieve_lock = threading.Lock()
+        self._sieve_thread: threading.Thread | None = None
         if index is not None:
             self._index = index
         elif kind == "flat":
@@ -111,6 +126,44 @@ class VectorIndex:
     def close(self) -> None:
         """Free the index's memory now; any later use raises IndexCorruptError."""
         self._index = _Closed()
+        self._sieve = None
+        self._sieve_budget = None
+
+    def sieve_when_worth_it(self) -> None:
+        """Build a `Sieve` in the background once exhaustive searches have cost as long as that
+        takes (SIEVE_SECONDS_PER_VECTOR); for a live generation, whose vectors no longer change."""
+        if len(self) >= SIEVE_ABOVE and self.kind in ("flat", "fp16"):
+            self._sieve_budget = len(self) * SIEVE_SECONDS_PER_VECTOR
+
+    def keep_sieve(self) -> bool:
+        """Pick unfiltered searches' candidates with an 8-bit `Sieve` from now on (flat and fp16
+        kinds of at least SIEVE_ABOVE vectors); True when one is kept."""
+        if self._sieve is None and len(self) >= SIEVE_ABOVE and self.kind in ("flat", "fp16"):
+            index = self._index
+            sieve = Sieve(index)
+            if self._index is index:  # not closed while it was built
+                self._sieve = sieve
+        return self._sieve is not None
+
+    def _spent_exhaustive(self, seconds: float) -> None:
+        """Count an exhaustive search towards the sieve's budget; start building it once spent."""
+        with self._sieve_lock:
+            if self._sieve_budget is None or self._sieve_thread is not None:
+                return
+            self._sieve_budget -= seconds
+            if self._sieve_budget > 0:
+                return
+            self._sieve_thread = threading.Thread(target=self._build_sieve, daemon=True,
+                                                  name="assistant-sieve")
+        self._sieve_thread.start()
+
+    def _build_sieve(self) -> None:
+        try:
+            self.keep_sieve()
+        except IndexCorruptError:  # closed meanwhile: a newer generation is live
+            pass
+        except Exception:  # searches stay exhaustive, and correct
+            log.exception("building the vector sieve failed")
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
@@ -136,6 +189,7 @@ class VectorIndex:
         """Add vectors under the given chunk ids."""
         if len(ids) == 0:
             return
+        self._sieve = None  # it holds the vectors as they were
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         if vecs.shape != (len(ids), self.dim):
             raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {vecs.shape}")
@@ -145,6 +199,7 @@ class VectorIndex:
         """Remove the given chunk ids; returns how many were removed."""
         if not ids:
             return 0
+        self._sieve = None
         return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
 
     def reconstruct(self, chunk_id: int) -> np.ndarray:
@@ -174,7 +229,15 @@ class VectorIndex:
             params = (faiss.SearchParametersIVF(sel=sel, nprobe=self._index.nlist) if ivf
                       else faiss.SearchParameters(sel=sel))
         _apply_search_threads()
-        scores, ids = self._index.search(q, min(k, len(self)), params=params)
+        sieve = self._sieve
+        got = sieve.search(q, min(k, len(sieve))) if sieve is not None and params is None \
+            else None
+        if got is None:
+            started = time.perf_counter()
+            got = self._index.search(q, min(k, len(self)), params=params)
+            if params is None and self._sieve_budget is not None:
+                self._spent_exhaustive(time.perf_counter() - started)
+        scores, ids = got
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
 

@@ -158,17 +158,21 @@ class Retriever:
             lexical = self.reader.store.bm25(query, n, filters, common=common)
 
         fused: dict[int, float] = {}
-        parts: dict[int, dict[str, float]] = {}
-        for name, ranked in (("dense", dense), ("bm25", lexical)):
-            for rank, (cid, score) in enumerate(ranked, start=1):
+        for ranked in (dense, lexical):
+            for rank, (cid, _) in enumerate(ranked, start=1):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.settings.rrf_k + rank)
-                p = parts.setdefault(cid, {})
-                p[name] = round(score, 6)
-                p[f"{name}_rank"] = rank
         if mode != "hybrid":  # a single retriever keeps its own score
-            fused = {cid: parts[cid][mode] for cid in fused}
+            fused = {cid: round(score, 6) for cid, score in (dense or lexical)}
         rerank = mode == "hybrid" and self.reranker is not None and qvec is not None
         top = sorted(fused, key=lambda c: (-fused[c], c))[: max(k, DEPTH) if rerank else k]
+        # Each retriever's score and rank, for the hits kept only (most candidates are not).
+        parts: dict[int, dict[str, float]] = {cid: {} for cid in top}
+        for name, rank_name, ranked in (("dense", "dense_rank", dense),
+                                        ("bm25", "bm25_rank", lexical)):
+            for rank, (cid, score) in enumerate(ranked, start=1):
+                if (p := parts.get(cid)) is not None:
+                    p[name] = round(score, 6)
+                    p[rank_name] = rank
         rows = self.reader.store.chunks(top)
         # A shared store (PostgreSQL) may lose a document between two statements.
         top = [cid for cid in top if cid in rows]
