@@ -8,6 +8,8 @@ For each kind the project can build (`flat`: exact; `fp16`: half precision, exha
 8-bit scalar quantised, exhaustive; `ivf-sq8`: inverted lists over SQ8, probing a fraction of
 them) it reports the bytes per chunk of the saved index, p50/p99 latency of single queries on
 one thread (as the service runs them), and recall@10 against exact search. One JSON line on stdout; about 5 minutes at 1M on 2 cores.
+--sieve: the flat and fp16 kinds are also timed with the 8-bit sieve a served generation keeps
+(`sieve_*` in their rows: its build seconds, megabytes, latency and recall@10).
 """
 
 from __future__ import annotations
@@ -42,12 +44,31 @@ def synthetic(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarr
     return out
 
 
+def timed(index: VectorIndex, queries: np.ndarray) -> tuple[list[float], list[set[int]]]:
+    """Each query's milliseconds and its top 10 ids."""
+    times, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        hits = index.search(q, 10)
+        times.append((time.perf_counter() - t) * 1000)
+        found.append({i for i, _ in hits})
+    return times, found
+
+
+def recall(found: list[set[int]], truth: list[set[int]]) -> float | None:
+    """Mean recall@10 against exact search's hits (None before those are known)."""
+    if not truth:
+        return None
+    return round(float(np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)])), 4)
+
+
 def main() -> None:
     """Build each kind over the same vectors; time and score single queries."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--sieve", action="store_true", help="also time flat and fp16 with the sieve")
     ap.add_argument("--json-only", action="store_true")
     args = ap.parse_args()
 
@@ -76,21 +97,24 @@ def main() -> None:
             index.save(path)
             size = path.stat().st_size
             set_search_threads(1)  # as the service queries: one at a time, one thread
-            times, found = [], []
-            for q in queries:
-                t = time.perf_counter()
-                hits = index.search(q, 10)
-                times.append((time.perf_counter() - t) * 1000)
-                found.append({i for i, _ in hits})
+            times, found = timed(index, queries)
             if kind == "flat":
                 truth = found
-            recall = (float(np.mean([len(f & t) / 10 for f, t in zip(found, truth, strict=True)]))
-                      if truth else None)
             row = {"build_s": round(build, 1), "bytes_per_chunk": round(size / args.n, 1),
                    "index_mb": round(size / 2**20, 1),
                    "p50_ms": round(percentile(times, 50), 2),
                    "p99_ms": round(percentile(times, 99), 2),
-                   "recall@10": None if recall is None else round(recall, 4)}
+                   "recall@10": recall(found, truth)}
+            if args.sieve and kind in ("flat", "fp16"):
+                started = time.perf_counter()
+                index.keep_sieve()
+                sieve_build = time.perf_counter() - started
+                times, found = timed(index, queries)
+                row.update({"sieve_build_s": round(sieve_build, 1),
+                            "sieve_mb": round(index._sieve.nbytes / 2**20, 1),  # type: ignore[union-attr]
+                            "sieve_p50_ms": round(percentile(times, 50), 2),
+                            "sieve_p99_ms": round(percentile(times, 99), 2),
+                            "sieve_recall@10": recall(found, truth)})
             result["kinds"][kind] = row  # type: ignore[index]
             say(f"  {row}")
             del index
