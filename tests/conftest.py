@@ -84,3 +84,23 @@ def corpus_copy(tmp_path):
     dst = tmp_path / "corpus"
     shutil.copytree(CORPUS, dst)
     return dst
+
+
+@pytest.fixture
+def untuned(monkeypatch):
+    """CPython's collector and switch interval, nothing frozen and no settle hook, for a test
+    that starts a server's tuning (`Service.start`) or checks it; the process's own settings
+    come back afterwards, so later tests are not run under a server's tuning."""
+    import gc
+
+    from assistant.index import store as store_module
+
+    monkeypatch.setattr(store_module, "_AFTER_MEMORY_READS", [])
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    sys.setswitchinterval(0.005)
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    sys.setswitchinterval(interval)

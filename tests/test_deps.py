@@ -2,8 +2,6 @@
 route uses (the service, the compute runner, the read and write checks) are coroutines, since
 FastAPI runs a plain `def` dependency in its thread pool (three hand-overs a search before)."""
 
-import gc
-import sys
 from typing import Any
 
 import pytest
@@ -16,20 +14,6 @@ from .test_openai_compat import ready
 
 pytestmark = pytest.mark.slow
 KEY = "deps-key-1"
-
-
-@pytest.fixture
-def untuned(monkeypatch: Any) -> Any:
-    """The app's start tunes this process for serving (`Service.start`): undo it afterwards,
-    so the tests that follow keep CPython's collector and no settle hook."""
-    from assistant.index import store as store_module
-
-    monkeypatch.setattr(store_module, "_AFTER_MEMORY_READS", [])
-    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*threshold)
-    sys.setswitchinterval(interval)
 
 
 @pytest.mark.usefixtures("untuned")

@@ -7,6 +7,8 @@ import sys
 import weakref
 from pathlib import Path
 
+import pytest
+
 from assistant.index import after_memory_reads
 from assistant.index import store as store_module
 from assistant.index.store import Store
@@ -40,18 +42,12 @@ def test_settle_freezes_survivors_and_frees_a_frozen_cycle_at_the_next(monkeypat
         gc.unfreeze()
 
 
+@pytest.mark.usefixtures("untuned")  # CPython's defaults, whatever ran before
 def test_tuning_for_serving_collects_young_objects_less_often_and_switches_sooner():
-    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
-    try:
-        gc.set_threshold(700, 10, 10)  # CPython's defaults (a server started earlier in this
-        sys.setswitchinterval(0.005)   # process may have tuned them already)
-        memory.tune_for_serving()
-        assert gc.get_threshold() == (memory.GC_YOUNG_THRESHOLD, 10, 10)
-        assert memory.GC_YOUNG_THRESHOLD > 700
-        assert sys.getswitchinterval() == memory.SWITCH_INTERVAL_S < 0.005
-    finally:
-        gc.set_threshold(*threshold)
-        sys.setswitchinterval(interval)
+    memory.tune_for_serving()
+    assert gc.get_threshold() == (memory.GC_YOUNG_THRESHOLD, 10, 10)
+    assert memory.GC_YOUNG_THRESHOLD > 700
+    assert sys.getswitchinterval() == memory.SWITCH_INTERVAL_S < 0.005
 
 
 def test_the_index_tells_when_it_has_read_a_generation_into_memory(tmp_path: Path, monkeypatch):
@@ -78,6 +74,7 @@ def test_the_index_tells_when_it_has_read_a_generation_into_memory(tmp_path: Pat
         store.close()
 
 
+@pytest.mark.usefixtures("untuned")
 def test_a_starting_server_tunes_its_heap_and_settles_once_loaded(seeds_index, embedder,
                                                                   monkeypatch):
     """`Service.start` (what a server calls) tunes the collector, settles after loading, and has
@@ -86,12 +83,7 @@ def test_a_starting_server_tunes_its_heap_and_settles_once_loaded(seeds_index, e
 
     from assistant.service import Service
 
-    monkeypatch.setattr(store_module, "_AFTER_MEMORY_READS", [])
     monkeypatch.setattr(memory, "_next_settle", 0.0)
-    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)
-    sys.setswitchinterval(0.005)
     service = Service(seeds_index, embedder)
     try:
         service.load()
@@ -106,6 +98,3 @@ def test_a_starting_server_tunes_its_heap_and_settles_once_loaded(seeds_index, e
         assert store_module._AFTER_MEMORY_READS == [memory.settle]
     finally:
         service.close()
-        gc.unfreeze()
-        gc.set_threshold(*threshold)
-        sys.setswitchinterval(interval)

@@ -41,11 +41,17 @@ def test_sieved_searches_give_the_exhaustive_hits_and_scores(kind: str) -> None:
     queries = clustered(60, seed=1)
     exhaustive = {k: [index.search(q, k) for q in queries] for k in (1, 10, 100)}
     assert index.keep_sieve()
+    sieve, consulted = index._sieve, []
+    real = sieve.search
+    sieve.search = lambda q, k: consulted.append(k) or real(q, k)  # type: ignore[method-assign]
     for k, expected in exhaustive.items():
         assert [index.search(q, k) for q in queries] == expected
+    assert len(consulted) == 3 * len(queries)  # the sieve picked every one's candidates
     assert index.search(vecs[5], 1)[0][0] == 10_005  # a stored vector finds itself first
     # Filtered searches keep the exhaustive path and its filter.
+    consulted.clear()
     assert {i for i, _ in index.search(vecs[5], 5, allowed=[10_007, 10_008])} == {10_007, 10_008}
+    assert consulted == []
     # A query of zeros has no byte scale: the exhaustive search answers it.
     zero = np.zeros(64, np.float32)
     assert len(index.search(zero, 4)) == 4

@@ -35,11 +35,11 @@ class Sieve:
         peak = 0.0
         for lo in range(0, n, BATCH):
             peak = max(peak, float(np.abs(self._inner.reconstruct_n(lo, min(BATCH, n - lo))).max()))
-        self._scale = PEAK / peak if peak > 0 else 1.0
+        scale = PEAK / peak if peak > 0 else 1.0
         self._codes = faiss.IndexScalarQuantizer(
             dim, faiss.ScalarQuantizer.QT_8bit_direct_signed, faiss.METRIC_INNER_PRODUCT)
         for lo in range(0, n, BATCH):
-            self._codes.add(self._inner.reconstruct_n(lo, min(BATCH, n - lo)) * self._scale)
+            self._codes.add(self._inner.reconstruct_n(lo, min(BATCH, n - lo)) * scale)
         self._rows = n
 
     def __len__(self) -> int:

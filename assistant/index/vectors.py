@@ -60,7 +60,6 @@ class VectorIndex:
         self._sieve: Sieve | None = None  # kept by `keep_sieve`, for a live generation only
         self._sieve_budget: float | None = None  # seconds of exhaustive search, once wanted
         self._sieve_lock = threading.Lock()
-        self._sieve_thread: threading.Thread | None = None
         if index is not None:
             self._index = index
         elif kind == "flat":
@@ -129,16 +128,20 @@ class VectorIndex:
         self._sieve = None
         self._sieve_budget = None
 
+    def _sieve_fits(self) -> bool:
+        """A sieve pays off for exhaustive kinds (flat, fp16) of at least SIEVE_ABOVE vectors."""
+        return len(self) >= SIEVE_ABOVE and self.kind in ("flat", "fp16")
+
     def sieve_when_worth_it(self) -> None:
         """Build a `Sieve` in the background once exhaustive searches have cost as long as that
         takes (SIEVE_SECONDS_PER_VECTOR); for a live generation, whose vectors no longer change."""
-        if len(self) >= SIEVE_ABOVE and self.kind in ("flat", "fp16"):
+        if self._sieve_fits():
             self._sieve_budget = len(self) * SIEVE_SECONDS_PER_VECTOR
 
     def keep_sieve(self) -> bool:
-        """Pick unfiltered searches' candidates with an 8-bit `Sieve` from now on (flat and fp16
-        kinds of at least SIEVE_ABOVE vectors); True when one is kept."""
-        if self._sieve is None and len(self) >= SIEVE_ABOVE and self.kind in ("flat", "fp16"):
+        """Pick unfiltered searches' candidates with an 8-bit `Sieve` from now on (when
+        `_sieve_fits`); True when one is kept."""
+        if self._sieve is None and self._sieve_fits():
             index = self._index
             sieve = Sieve(index)
             if self._index is index:  # not closed while it was built
@@ -148,14 +151,13 @@ class VectorIndex:
     def _spent_exhaustive(self, seconds: float) -> None:
         """Count an exhaustive search towards the sieve's budget; start building it once spent."""
         with self._sieve_lock:
-            if self._sieve_budget is None or self._sieve_thread is not None:
+            if self._sieve_budget is None:
                 return
             self._sieve_budget -= seconds
             if self._sieve_budget > 0:
                 return
-            self._sieve_thread = threading.Thread(target=self._build_sieve, daemon=True,
-                                                  name="assistant-sieve")
-        self._sieve_thread.start()
+            self._sieve_budget = None  # spent: build it once, and count no more
+        threading.Thread(target=self._build_sieve, daemon=True, name="assistant-sieve").start()
 
     def _build_sieve(self) -> None:
         try:
