@@ -12,8 +12,8 @@ from assistant.search.features import (
     kind_match,
     question_shape,
     signals,
-    stem_set,
 )
+from assistant.search.wording import stem_set
 
 
 @pytest.mark.parametrize(("question", "kind"), [

@@ -16,16 +16,15 @@ from assistant.models import Citation, Document, Filters, Quote, ScoredHit
 from assistant.search.features import (
     KINDS,
     NAMES,
-    bare_tokens,
     day_number,
     density,
     kind_match,
     question_shape,
     signals,
-    stem_set,
 )
 from assistant.search.ranker import SentenceRanker
 from assistant.search.retrieval import Retriever
+from assistant.search.wording import bare_tokens, stem_set
 from assistant.text import (
     LONG_WORD_CHARS,
     MAX_SENTENCE_WORDS,
@@ -233,15 +232,18 @@ def answer_features(found: Candidates) -> np.ndarray:
         own = [st for st in sent_stems if st in weights]
         window = set(here)
         near = []
-        around = set(lowered[n]) | title_words[d]
-        for j in (before.get(n), after.get(n)):
-            if j is not None:
-                window |= present[j]
-                near.append(sents[j].cos)
-                around |= lowered[j]
+        nearby = [j for j in (before.get(n), after.get(n)) if j is not None]
+        for j in nearby:
+            window |= present[j]
+            near.append(sents[j].cos)
         names = shape.names
-        gone = _missing(names, lowered[n]) / len(names) if names else 0.0
-        gone_window = _missing(names, around) / len(names) if names else 0.0
+        gone = gone_window = 0.0
+        if names:
+            around = lowered[n] | title_words[d]
+            for j in nearby:
+                around |= lowered[j]
+            gone = _missing(names, lowered[n]) / len(names)
+            gone_window = _missing(names, around) / len(names)
         window_cov = sum(w for st, w in weights.items() if st in window) / total
         support = [docs_of[t] for t in sig.answers]
         support_docs = max((len(x) for x in support), default=0) / n_docs

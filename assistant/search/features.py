@@ -12,12 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
-from assistant.text import QUESTION_FILLER, STOPWORDS, stems
-
-PLACES = Path(__file__).resolve().parent.parent / "data" / "places.txt"
+from assistant.search.wording import QUESTION_WORDS, TOKEN, bare, places, tokens
+from assistant.text import STOPWORDS
 
 # The kinds of answer a question can ask for.
 KINDS = ("person", "place", "date", "number", "org", "thing", "yesno", "explain")
@@ -52,19 +49,6 @@ _DATE_NOUNS = frozenset("year years date day month week decade century season ti
 _NUMBER_NOUNS = frozenset("percentage percent number amount age price cost share rate "
                           "total sum score".split())
 
-_TOKEN = re.compile(r"[\w\u2019'’.-]*\w|[$£€¥%]")
-_NUMBER = re.compile(r"^(?:\d[\d,.]*|\d+(?:st|nd|rd|th)|[$£€¥%])$")
-_NUMBER_WORDS = frozenset(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
-    "eighty ninety hundred thousand million billion trillion dozen dozens half quarter "
-    "first second third fourth fifth".split())
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
-    "friday saturday sunday yesterday today tomorrow".split())
-_YEAR = re.compile(r"^(?:1[5-9]|20)\d\d(?:s)?$")
-_SIGNS = frozenset("$£€¥%")  # the tokens _NUMBER matches that do not start with a digit
 _MONEY = re.compile(r"[$£€¥]|\b(?:dollars?|pounds?|euros?|yen|yuan|rupees?|cents?)\b",
                     re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
@@ -73,6 +57,30 @@ _HONORIFIC = re.compile(
     r"\b(?:President|Prime Minister|Chancellor|King|Queen|Prince|Princess|Pope|Judge|Justice|"
     r"Senator|Governor|Mayor|Minister|Secretary|CEO|Coach|Chairman|Speaker)\s+[A-Z]")
 _SAID = re.compile(r"\b(?:said|says|told|according to|announced|wrote|added)\b")
+
+
+# A regular expression scans a sentence position by position (~3 us a pattern); a sentence
+# without one of the words a pattern needs, found by substring search, skips it. The money words
+# are matched in the lower-cased text: under IGNORECASE their letters match only themselves in
+# either case (of all letters only "s" also matches "ſ", and none of these holds an "s").
+_MONEY_WORDS = ("dollar", "pound", "euro", "yen", "yuan", "rupee", "cent")
+_SAID_WORDS = ("said", "says", "told", "according to", "announced", "wrote", "added")
+
+
+def _money(text: str, low: str) -> bool:
+    if not ("$" in text or "£" in text or "€" in text or "¥" in text
+            or any(w in low for w in _MONEY_WORDS)):
+        return False
+    return bool(_MONEY.search(text))
+
+
+def _percent(text: str, low: str) -> bool:
+    return ("%" in text or "cent" in low) and bool(_PERCENT.search(text))
+
+
+def _said(text: str) -> bool:
+    return any(w in text for w in _SAID_WORDS) and bool(_SAID.search(text))
+
 
 # The feature vector, in the order the ranker was trained on.
 NAMES = (
@@ -91,14 +99,6 @@ NAMES = (
 FAR = 40
 
 
-@lru_cache(maxsize=1)
-def places() -> frozenset[str]:
-    """Lower-cased names of countries, their people, US states and large cities."""
-    text = PLACES.read_text(encoding="utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
-
-
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What a question asks for: its kind, and the words it already names."""
@@ -113,37 +113,16 @@ class Shape:
 def question_shape(question: str) -> Shape:
     """The kind of answer a question wants, read from its last sentence's wh-phrase."""
     shape = _shape(question)
-    toks = _TOKEN.findall(" ".join(question.split()))
-    names = frozenset(_bare(t) for i, t in enumerate(toks)
+    toks = TOKEN.findall(" ".join(question.split()))
+    names = frozenset(bare(t) for i, t in enumerate(toks)
                       if t[0].isupper() and t.lower() not in STOPWORDS and i > 0
-                      and t.lower() not in _QUESTION_WORDS)
+                      and t.lower() not in QUESTION_WORDS)
     return Shape(shape.kind, shape.is_question, shape.words, shape.head, names)
-
-
-def _bare(token: str) -> str:
-    """A token lower-cased, without a possessive ("India's" → "india")."""
-    low = token.lower()
-    return low[:-2] if low.endswith(("'s", "\u2019s")) else low
-
-
-# Per text, memoised: the same sentences and titles come back question after question (the
-# archive's popular stories), and tokenising and stemming them was most of a search's features.
-_TEXT_MEMO = 16384
-
-
-@lru_cache(maxsize=_TEXT_MEMO)
-def bare_tokens(text: str) -> frozenset[str]:
-    """The lower-cased tokens of a text, possessives dropped (for matching names)."""
-    return frozenset(_bare(t) for t in _TOKEN.findall(text))
-
-
-_QUESTION_WORDS = frozenset("who whom whose when where why how which what is are was were do "
-                            "does did true false".split())
 
 
 def _shape(question: str) -> Shape:
     q = " ".join(question.split())
-    words = frozenset(t.lower() for t in _TOKEN.findall(q))
+    words = frozenset(t.lower() for t in TOKEN.findall(q))
     parts = _SENT_END.split(q)
     last = parts[-1] if parts else q
     is_question = q.endswith("?") or bool(_WH.search(last)) or bool(_YESNO.match(last))
@@ -211,9 +190,9 @@ class Signals:
 
 def signals(text: str, shape: Shape) -> Signals:
     """The answer kinds a sentence carries beyond the question's own words."""
-    toks = _TOKEN.findall(text)
+    toks = tokens(text)
     named = shape.words
-    gazetteer = places()
+    names = shape.names
     caps = 0
     run = longest = 0
     place = number = year = month = False
@@ -224,27 +203,28 @@ def signals(text: str, shape: Shape) -> Signals:
     head_at: list[int] = []
     head = shape.head.rstrip("s") if shape.head else None  # "teams" asks for a "team"
     runs = 0
-    for i, t in enumerate(toks):
-        low = t.lower()
-        novel = low not in named
-        if not novel and low not in STOPWORDS and low not in _QUESTION_WORDS:
-            term_at.append(i)
-            if _bare(t) in shape.names:
-                name_at.append(i)
-        if head is not None and low.rstrip("s") == head:
+    for i, k in enumerate(toks):
+        low = k.low
+        if head is not None and k.plural_free == head:
             head_at.append(i)
-        # Both patterns need a digit (or a currency sign) first: most tokens skip the regex.
-        digit = t[0].isdigit()
-        if ((digit or t in _SIGNS) and _NUMBER.match(t)) or low in _NUMBER_WORDS:
-            number = number or novel
-            if novel and digit:
+        if low in named:  # no answer: the question names it
+            if k.term:
+                term_at.append(i)
+                if k.bare in names:
+                    name_at.append(i)
+            run = 0
+            continue
+        if k.plain:
+            run = 0
+            continue
+        if k.number:
+            number = True
+            if k.digit:
                 answers.add(low)
                 answer_at.append(i)
-        if digit and _YEAR.match(t):
-            year = year or novel
-        if low in _MONTHS and (t[0].isupper() or low in ("yesterday", "today", "tomorrow")):
-            month = month or novel
-        if t[0].isupper() and novel and low not in STOPWORDS and (i > 0):
+        year = year or k.year
+        month = month or k.month
+        if k.cap and i > 0:
             answers.add(low)
             answer_at.append(i)
             caps += 1
@@ -253,20 +233,20 @@ def signals(text: str, shape: Shape) -> Signals:
             longest = max(longest, run)
         else:
             run = 0
-        if novel and low in gazetteer:
-            place = True
-    if not place and gazetteer:  # two-word places ("south korea", "new york")
-        lows = [t.lower() for t in toks]
-        for a, b in zip(lows, lows[1:], strict=False):
-            pair = f"{a} {b}"
-            if pair in gazetteer and not (a in named and b in named):
+        place = place or k.place
+    if not place:  # two-word places ("south korea", "new york")
+        gazetteer = places()
+        for a, b in zip(toks, toks[1:], strict=False):
+            if a.opener and f"{a.low} {b.low}" in gazetteer and not (a.low in named
+                                                                    and b.low in named):
                 place = True
                 break
+    low_text = text.lower()
     return Signals(
         novel_caps=caps, novel_name=longest >= 2, novel_place=place, novel_number=number,
-        year=year, month=month, money=bool(_MONEY.search(text)),
-        percent=bool(_PERCENT.search(text)), honorific=bool(_HONORIFIC.search(text)),
-        said=bool(_SAID.search(text)), quote_marks=any(c in text for c in "\"“”"),
+        year=year, month=month, money=_money(text, low_text),
+        percent=_percent(text, low_text), honorific=bool(_HONORIFIC.search(text)),
+        said=_said(text), quote_marks=any(c in text for c in "\"“”"),
         words=len(toks), answers=frozenset(answers), answer_gap=_gap(answer_at, term_at),
         name_gap=_gap(answer_at, name_at), head_gap=_gap(answer_at, head_at), novel_runs=runs)
 
@@ -300,12 +280,6 @@ def kind_match(shape: Shape, s: Signals) -> float:
     return 0.0
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased content tokens (numbers kept), in order."""
-    return [t for t in (w.lower() for w in _TOKEN.findall(text))
-            if t not in STOPWORDS and t not in QUESTION_FILLER and (len(t) > 1 or t.isdigit())]
-
-
 def density(sent_stems: list[str], matched: set[str]) -> float:
     """How close together the question's matched terms sit: matched / (span they cover)."""
     if len(matched) < 2:
@@ -330,16 +304,6 @@ def density(sent_stems: list[str], matched: set[str]) -> float:
                 have -= 1
             lo += 1
     return need / best if best else 0.0
-
-
-def stem_set(text: str) -> list[str]:
-    """Stems of a text's content words, in order."""
-    return list(_stems_in_order(text))
-
-
-@lru_cache(maxsize=_TEXT_MEMO)
-def _stems_in_order(text: str) -> tuple[str, ...]:
-    return tuple(stems(content_words(text)))
 
 
 def day_number(published: str | None) -> int | None:
