@@ -23,9 +23,6 @@ from assistant.search.wording import (
 )
 from assistant.text import QUESTION_FILLER, STOPWORDS, stems
 
-_NUMBER = re.compile(r"^(?:\d[\d,.]*|\d+(?:st|nd|rd|th)|[$£€¥%])$")
-_YEAR = re.compile(r"^(?:1[5-9]|20)\d\d(?:s)?$")
-
 
 def reference_signals(text: str, shape: features.Shape) -> Signals:
     """`signals` as it was written before the vocabulary: every token classified in place."""
@@ -50,12 +47,13 @@ def reference_signals(text: str, shape: features.Shape) -> Signals:
         if head is not None and low.rstrip("s") == head:
             head_at.append(i)
         digit = t[0].isdigit()
-        if ((digit or t in "$£€¥%") and _NUMBER.match(t)) or low in NUMBER_WORDS:
+        figure = (digit or t in wording._SIGNS) and wording._NUMBER.match(t)
+        if figure or low in NUMBER_WORDS:
             number = number or novel
             if novel and digit:
                 answers.add(low)
                 answer_at.append(i)
-        if digit and _YEAR.match(t):
+        if digit and wording._YEAR.match(t):
             year = year or novel
         if low in MONTHS and (t[0].isupper() or low in ("yesterday", "today", "tomorrow")):
             month = month or novel
@@ -125,7 +123,9 @@ def test_signals_equal_the_per_token_reference(question: str) -> None:
 def test_prefilters_give_what_the_patterns_give() -> None:
     # IGNORECASE lets "ſ" stand for "s" (DOLLARſ is money): no prefilter may miss it.
     for text in [*SENTENCES, "DOLLARſ", "centſ", "three Euros", "Per cent", "percent", "100%",
-                 "yen", "decent", "pounded", "she says", "Said", "according  to", "told-off"]:
+                 "yen", "decent", "pounded", "she says", "Said", "according  to", "told-off",
+                 "ten Rupees", "5 yuan", "a POUND", "99 CENTS", "a euro", "¥", "£", "€",
+                 "they told", "it announced", "he wrote", "she added", "according to him"]:
         low = text.lower()
         assert features._money(text, low) == bool(features._MONEY.search(text)), text
         assert features._percent(text, low) == bool(features._PERCENT.search(text)), text

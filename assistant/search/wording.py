@@ -78,7 +78,9 @@ class Token:
     cap: bool  # capitalised and no stop word: a name, or part of one
     place: bool  # in the gazetteer
     opener: bool  # can begin a two-word place
-    stem: str | None  # its stem when it is a content word (`content_words`), else None
+    # Its stem when it is a content word (no stop word or question filler; one letter only
+    # when a digit), else None.
+    stem: str | None
     # True when none of the flags a sentence's signals read is set: most tokens.
     plain: bool
 
